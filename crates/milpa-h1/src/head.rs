@@ -1,0 +1,379 @@
+//! Request heads and header lists: parsed once with `httparse`, stored as offsets
+//! into the received bytes so that no header costs an allocation.
+
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+use http::{Method, Version};
+
+use crate::error::ErrorKind;
+
+/// Offsets of one field inside [`Headers`]' buffers.
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    name: (u32, u32),
+    lower: (u32, u32),
+    value: (u32, u32),
+}
+
+/// A header (or trailer) section in the order received.
+///
+/// Names are kept twice: as the client wrote them ([`HeaderField::raw_name`]) and
+/// lower-cased ([`HeaderField::name`]), which is what lookups and ASGI-style
+/// consumers use. Both are slices of two shared buffers, so cloning a value out as
+/// [`Bytes`] copies nothing.
+#[derive(Clone, Default)]
+pub struct Headers {
+    raw: Bytes,
+    lower: Bytes,
+    fields: Vec<Field>,
+}
+
+/// One header field borrowed from [`Headers`].
+#[derive(Clone, Copy)]
+pub struct HeaderField<'a> {
+    headers: &'a Headers,
+    field: Field,
+}
+
+impl<'a> HeaderField<'a> {
+    /// The lower-cased name.
+    pub fn name(&self) -> &'a [u8] {
+        slice(&self.headers.lower, self.field.lower)
+    }
+
+    /// The name exactly as the client sent it.
+    pub fn raw_name(&self) -> &'a [u8] {
+        slice(&self.headers.raw, self.field.name)
+    }
+
+    /// The value, without surrounding whitespace.
+    pub fn value(&self) -> &'a [u8] {
+        slice(&self.headers.raw, self.field.value)
+    }
+
+    /// The lower-cased name as shared [`Bytes`] (no copy).
+    pub fn name_bytes(&self) -> Bytes {
+        slice_bytes(&self.headers.lower, self.field.lower)
+    }
+
+    /// The value as shared [`Bytes`] (no copy).
+    pub fn value_bytes(&self) -> Bytes {
+        slice_bytes(&self.headers.raw, self.field.value)
+    }
+}
+
+fn slice(buf: &Bytes, (start, end): (u32, u32)) -> &[u8] {
+    &buf[start as usize..end as usize]
+}
+
+fn slice_bytes(buf: &Bytes, (start, end): (u32, u32)) -> Bytes {
+    buf.slice(start as usize..end as usize)
+}
+
+impl Headers {
+    /// Number of fields, duplicates included.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields in the order received.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = HeaderField<'_>> + '_ {
+        self.fields.iter().map(move |&field| HeaderField { headers: self, field })
+    }
+
+    /// The value of the first field called `name` (give it lower-cased).
+    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.get_all(name).next()
+    }
+
+    /// The values of every field called `name` (give it lower-cased), in order.
+    pub fn get_all<'s>(&'s self, name: &[u8]) -> impl Iterator<Item = &'s [u8]> {
+        self.iter().filter(move |f| f.name() == name).map(|f| f.value())
+    }
+
+    /// Every comma-separated element of every `name` field, trimmed, empty ones skipped.
+    pub(crate) fn list<'s>(&'s self, name: &[u8]) -> impl Iterator<Item = &'s [u8]> {
+        self.get_all(name)
+            .flat_map(|value| value.split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|element| !element.is_empty())
+    }
+
+    /// Whether a comma-separated `name` field contains `token` (case-insensitive).
+    pub(crate) fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
+        self.list(name).any(|element| element.eq_ignore_ascii_case(token))
+    }
+
+    /// Builds the section from `httparse` output; `raw` is the buffer the slices point into.
+    fn from_parsed(raw: Bytes, parsed: &[httparse::Header<'_>]) -> Self {
+        let base = raw.as_ptr() as usize;
+        let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+        let mut lower = BytesMut::with_capacity(parsed.iter().map(|h| h.name.len()).sum());
+        let mut fields = Vec::with_capacity(parsed.len());
+        for header in parsed {
+            let name_start = offset(header.name.as_bytes());
+            let value_start = offset(header.value);
+            let lower_start = lower.len() as u32;
+            lower.extend(header.name.bytes().map(|b| b.to_ascii_lowercase()));
+            fields.push(Field {
+                name: (name_start, name_start + header.name.len() as u32),
+                lower: (lower_start, lower.len() as u32),
+                value: (value_start, value_start + header.value.len() as u32),
+            });
+        }
+        Self { raw, lower: lower.freeze(), fields }
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|field| {
+                (String::from_utf8_lossy(field.raw_name()), String::from_utf8_lossy(field.value()))
+            }))
+            .finish()
+    }
+}
+
+/// How the request body is framed, as decided from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyLength {
+    /// No body follows the head.
+    Empty,
+    /// Exactly this many bytes follow.
+    Known(u64),
+    /// A chunked body of unknown length follows.
+    Chunked,
+}
+
+/// A request head: request line plus header fields.
+#[derive(Clone)]
+pub struct Request {
+    method: Method,
+    target: Bytes,
+    version: Version,
+    headers: Headers,
+    body: BodyLength,
+    expects_continue: bool,
+}
+
+impl Request {
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target exactly as sent (origin, absolute, authority or asterisk form).
+    pub fn target(&self) -> &Bytes {
+        &self.target
+    }
+
+    /// The path part of the target, still percent-encoded (`*` for asterisk form,
+    /// empty for authority form).
+    pub fn path(&self) -> &[u8] {
+        let without_query = self.target_without_query();
+        match absolute_form_split(without_query) {
+            Some((_, b"")) => b"/",
+            Some((_, path)) => path,
+            None if self.method == Method::CONNECT => b"",
+            None => without_query,
+        }
+    }
+
+    /// The query string after `?`, without it; empty when there is none.
+    pub fn query(&self) -> &[u8] {
+        match self.target.iter().position(|&b| b == b'?') {
+            Some(at) => &self.target[at + 1..],
+            None => b"",
+        }
+    }
+
+    /// The authority the request is for: the absolute-form target's authority (which
+    /// wins over `Host`, RFC 9112 §3.2.2), the CONNECT target, or the `Host` field.
+    pub fn authority(&self) -> Option<&[u8]> {
+        if self.method == Method::CONNECT {
+            return Some(&self.target);
+        }
+        match absolute_form_split(self.target_without_query()) {
+            Some((authority, _)) => Some(authority),
+            None => self.headers.get(b"host"),
+        }
+    }
+
+    /// `HTTP_10` or `HTTP_11`.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// How the body is framed.
+    pub fn body_length(&self) -> BodyLength {
+        self.body
+    }
+
+    /// Whether the client sent `Expect: 100-continue` (HTTP/1.1 only) and waits
+    /// for the server to ask for the body.
+    pub fn expects_continue(&self) -> bool {
+        self.expects_continue
+    }
+
+    fn target_without_query(&self) -> &[u8] {
+        let end = self.target.iter().position(|&b| b == b'?').unwrap_or(self.target.len());
+        &self.target[..end]
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &String::from_utf8_lossy(&self.target))
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Splits `scheme://authority/path` into authority and path.
+fn absolute_form_split(target: &[u8]) -> Option<(&[u8], &[u8])> {
+    let scheme_end = target.windows(3).position(|w| w == b"://")?;
+    let scheme = &target[..scheme_end];
+    if scheme.is_empty() || !scheme.iter().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)) {
+        return None;
+    }
+    let rest = &target[scheme_end + 3..];
+    let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    Some(rest.split_at(path_start))
+}
+
+/// Header arrays up to this size live on the stack, uninitialised, so a parse
+/// costs no allocation and no zeroing.
+const STACK_HEADERS: usize = 128;
+
+/// Parses a complete request head (request line through the blank line), with at
+/// most `max_headers` fields.
+pub(crate) fn parse_request(head: Bytes, max_headers: usize) -> Result<Request, ErrorKind> {
+    if max_headers <= STACK_HEADERS {
+        let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        parse_request_into(&head, &mut stack[..max_headers])
+    } else {
+        let mut heap: Vec<_> = (0..max_headers).map(|_| MaybeUninit::uninit()).collect();
+        parse_request_into(&head, &mut heap)
+    }
+}
+
+fn parse_request_into<'h>(
+    head: &'h Bytes,
+    headers: &mut [MaybeUninit<httparse::Header<'h>>],
+) -> Result<Request, ErrorKind> {
+    let mut parsed = httparse::Request::new(&mut []);
+    let status =
+        parsed.parse_with_uninit_headers(head, headers).map_err(|error| map_parse_error(error, head))?;
+    if status.is_partial() {
+        return Err(ErrorKind::BadRequestLine);
+    }
+    let method = parsed.method.ok_or(ErrorKind::BadRequestLine)?;
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| ErrorKind::BadRequestLine)?;
+    let target = parsed.path.ok_or(ErrorKind::BadRequestLine)?;
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(ErrorKind::UnsupportedVersion),
+    };
+    let target_start = target.as_ptr() as usize - head.as_ptr() as usize;
+    let target = head.slice(target_start..target_start + target.len());
+    let headers = Headers::from_parsed(head.clone(), parsed.headers);
+    validate_target(&method, &target)?;
+    validate_host(version, &headers)?;
+    let body = crate::framing::request_body(version, &headers)?;
+    let expects_continue = version == Version::HTTP_11 && headers.has_token(b"expect", b"100-continue");
+    Ok(Request { method, target, version, headers, body, expects_continue })
+}
+
+/// Parses a complete trailer section (fields through the blank line).
+pub(crate) fn parse_trailers(block: Bytes, max_fields: usize) -> Result<Headers, ErrorKind> {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_fields];
+    match httparse::parse_headers(&block, &mut headers) {
+        Ok(httparse::Status::Complete((_, parsed))) => Ok(Headers::from_parsed(block.clone(), parsed)),
+        Ok(httparse::Status::Partial) => Err(ErrorKind::InvalidTrailers),
+        Err(httparse::Error::TooManyHeaders) => Err(ErrorKind::TrailersTooLarge),
+        Err(_) => Err(ErrorKind::InvalidTrailers),
+    }
+}
+
+fn map_parse_error(error: httparse::Error, head: &[u8]) -> ErrorKind {
+    match error {
+        httparse::Error::TooManyHeaders => ErrorKind::TooManyHeaders,
+        httparse::Error::HeaderName | httparse::Error::HeaderValue => ErrorKind::InvalidHeader,
+        httparse::Error::Version if names_an_http_version(head) => ErrorKind::UnsupportedVersion,
+        _ => ErrorKind::BadRequestLine,
+    }
+}
+
+/// Whether the request line ends in a well-formed `HTTP/d.d` that httparse did not
+/// accept, which deserves 505 rather than 400.
+fn names_an_http_version(head: &[u8]) -> bool {
+    let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    let line = &head[..line_end];
+    match line.iter().rposition(|&b| b == b' ') {
+        Some(at) => {
+            let version = &line[at + 1..];
+            version.len() == 8
+                && version.starts_with(b"HTTP/")
+                && version[5].is_ascii_digit()
+                && version[6] == b'.'
+                && version[7].is_ascii_digit()
+        }
+        None => false,
+    }
+}
+
+/// RFC 9112 §3.2: origin form for most methods, authority form only (and always)
+/// for CONNECT, asterisk form only for OPTIONS, absolute form for any but CONNECT.
+fn validate_target(method: &Method, target: &[u8]) -> Result<(), ErrorKind> {
+    let valid = if *method == Method::CONNECT {
+        is_authority_form(target)
+    } else if target == b"*" {
+        *method == Method::OPTIONS
+    } else {
+        target.starts_with(b"/") || absolute_form_split(target).is_some_and(|(a, _)| !a.is_empty())
+    };
+    if valid { Ok(()) } else { Err(ErrorKind::InvalidTarget) }
+}
+
+fn is_authority_form(target: &[u8]) -> bool {
+    match target.iter().rposition(|&b| b == b':') {
+        Some(colon) => {
+            let (host, port) = (&target[..colon], &target[colon + 1..]);
+            !host.is_empty()
+                && !host.contains(&b'/')
+                && !host.contains(&b'@')
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+        }
+        None => false,
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`; no request carries two.
+fn validate_host(version: Version, headers: &Headers) -> Result<(), ErrorKind> {
+    let count = headers.get_all(b"host").take(2).count();
+    match count {
+        0 if version == Version::HTTP_11 => Err(ErrorKind::InvalidHost),
+        0 | 1 => Ok(()),
+        _ => Err(ErrorKind::InvalidHost),
+    }
+}

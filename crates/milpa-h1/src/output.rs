@@ -1,0 +1,71 @@
+//! The queue of bytes waiting to be written, in order, ready for a vectored write.
+
+use std::collections::VecDeque;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Body pieces shorter than this are copied next to their framing instead of
+/// taking an I/O vector of their own.
+const COALESCE_BELOW: usize = 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    /// Finished pieces, oldest first.
+    queue: VecDeque<Bytes>,
+    /// Bytes written after the last queued piece.
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Output {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn put_slice(&mut self, bytes: &[u8]) {
+        self.tail.put_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Queues `bytes` without copying (unless it is small).
+    pub(crate) fn put_bytes(&mut self, bytes: Bytes) {
+        if bytes.len() < COALESCE_BELOW {
+            self.put_slice(&bytes);
+            return;
+        }
+        self.seal_tail();
+        self.len += bytes.len();
+        self.queue.push_back(bytes);
+    }
+
+    /// Length of the unsealed tail, a mark that [`truncate`](Self::truncate) can return to.
+    pub(crate) fn mark(&self) -> usize {
+        self.tail.len()
+    }
+
+    /// Drops what was written to the tail since `mark`.
+    pub(crate) fn truncate(&mut self, mark: usize) {
+        self.len -= self.tail.len() - mark;
+        self.tail.truncate(mark);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let piece = match self.queue.pop_front() {
+            Some(piece) => piece,
+            None if self.tail.is_empty() => return None,
+            None => self.tail.split().freeze(),
+        };
+        self.len -= piece.len();
+        Some(piece)
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.queue.push_back(self.tail.split().freeze());
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Serializing responses: the status line, validated header fields, and the body
+//! framing chosen for them.
+
+use http::StatusCode;
+
+use crate::error::SendError;
+use crate::framing::parse_decimal;
+use crate::output::Output;
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyWriter {
+    /// `Content-Length`: this many bytes remain.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// HTTP/1.0 without a length: the body ends when the connection closes.
+    CloseDelimited,
+    /// The response has no body (HEAD, 1xx, 204, 304, CONNECT 2xx); data is dropped.
+    Discard,
+}
+
+/// What the application's header fields said about framing and the connection.
+#[derive(Debug, Default)]
+pub(crate) struct Declared {
+    pub(crate) content_length: Option<u64>,
+    pub(crate) chunked: bool,
+    pub(crate) connection_close: bool,
+    pub(crate) connection_field: bool,
+}
+
+/// Which of the application's fields are dropped because the response cannot carry them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldPolicy {
+    /// 1xx, 204 and 2xx to CONNECT: no `Content-Length` or `Transfer-Encoding` (RFC 9110 §8.6).
+    pub(crate) drop_length: bool,
+    /// No chunked coding can be sent (HEAD, 304, or an HTTP/1.0 client).
+    pub(crate) drop_transfer_encoding: bool,
+}
+
+pub(crate) fn write_status_line(out: &mut Output, status: StatusCode) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_slice(b" ");
+    out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Writes the application's fields, validating each and noting framing; nothing
+/// is rolled back here: the caller truncates `out` on error.
+pub(crate) fn write_fields<I, N, V>(
+    out: &mut Output,
+    fields: I,
+    policy: FieldPolicy,
+) -> Result<Declared, SendError>
+where
+    I: IntoIterator<Item = (N, V)>,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut declared = Declared::default();
+    for (name, value) in fields {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if !is_token(name) || !is_field_value(value) {
+            return Err(SendError::InvalidHeader);
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if policy.drop_length {
+                continue;
+            }
+            let length = parse_decimal(value.trim_ascii()).ok_or(SendError::InvalidFraming)?;
+            if declared.content_length.is_some_and(|previous| previous != length) {
+                return Err(SendError::InvalidFraming);
+            }
+            declared.content_length = Some(length);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(SendError::InvalidFraming);
+            }
+            if policy.drop_length || policy.drop_transfer_encoding {
+                continue;
+            }
+            declared.chunked = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            declared.connection_field = true;
+            declared.connection_close |=
+                value.split(|&b| b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+        }
+        write_field(out, name, value);
+    }
+    if declared.chunked && declared.content_length.is_some() {
+        return Err(SendError::InvalidFraming);
+    }
+    Ok(declared)
+}
+
+pub(crate) fn write_field(out: &mut Output, name: &[u8], value: &[u8]) {
+    out.put_slice(name);
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+pub(crate) fn write_decimal(out: &mut Output, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+}
+
+/// Writes a chunk-size line: the length in hex and CRLF.
+pub(crate) fn write_chunk_size(out: &mut Output, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = n as u64;
+    loop {
+        at -= 1;
+        digits[at] = HEX[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[at..]);
+    out.put_slice(b"\r\n");
+}
+
+/// RFC 9110 §5.6.2 token characters.
+pub(crate) fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// RFC 9110 §5.5: visible characters, obs-text, spaces and tabs; no CR, LF, NUL or
+/// other control bytes, so a value can never inject a line.
+fn is_field_value(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
