@@ -106,8 +106,9 @@ impl Headers {
             .filter(|element| !element.is_empty())
     }
 
-    /// Whether a comma-separated `name` field contains `token` (case-insensitive).
-    pub(crate) fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
+    /// Whether a comma-separated `name` field (give it lower-cased) contains
+    /// `token`, compared case-insensitively: `has_token(b"connection", b"close")`.
+    pub fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
         self.list(name).any(|element| element.eq_ignore_ascii_case(token))
     }
 

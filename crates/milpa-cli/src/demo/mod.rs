@@ -1,0 +1,123 @@
+//! The built-in demo: the experiment of the HTTP/1.1-vs-HTTP/2 talk it comes from.
+//!
+//! - `GET /` — a page that fires 24 parallel `fetch('/message/{i}/')` calls and
+//!   draws their waterfall;
+//! - `GET /message/{i}/` — `{"message": i}`, after `?delay_ms=` milliseconds;
+//! - `GET /query?id=` — `{"text": "spam, egg, spam and spam!, {id}!"}`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use milpa::{AppError, HeaderList, HttpScope, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
+
+const PAGE: &str = include_str!("index.html");
+/// The longest `delay_ms` honoured, so a request cannot hold a connection for long.
+const MAX_DELAY_MS: u64 = 10_000;
+
+/// The demo application (native interface: no per-request allocation beyond the body).
+pub(crate) async fn app(scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let scope = match scope {
+        Scope::Http(scope) => scope,
+        Scope::Lifespan(_) => return lifespan(receive, send).await,
+        _ => return Ok(()),
+    };
+    let (status, content_type, body) = route(&scope).await;
+    // Read (and drop) any request body so the connection stays reusable.
+    while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
+    let headers: HeaderList = vec![
+        (Bytes::from_static(b"content-type"), Bytes::from_static(content_type.as_bytes())),
+        (Bytes::from_static(b"access-control-allow-origin"), Bytes::from_static(b"*")),
+        (Bytes::from_static(b"timing-allow-origin"), Bytes::from_static(b"*")),
+    ];
+    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
+    Ok(())
+}
+
+async fn lifespan(mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    while let Some(event) = receive.receive().await {
+        match event {
+            ReceiveEvent::Startup => send.send(SendEvent::StartupComplete).await?,
+            ReceiveEvent::Shutdown => {
+                send.send(SendEvent::ShutdownComplete).await?;
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn route(scope: &HttpScope) -> (StatusCode, &'static str, Bytes) {
+    const JSON: &str = "application/json";
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if scope.method != Method::GET && scope.method != Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, TEXT, Bytes::from_static(b"method not allowed\n"));
+    }
+    let path = scope.path.as_str();
+    if path == "/" {
+        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PAGE.as_bytes()));
+    }
+    if path == "/query" {
+        let id = query_param(&scope.query_string, "id").unwrap_or_default();
+        let text = format!("spam, egg, spam and spam!, {id}!");
+        let body = serde_json::json!({ "text": text }).to_string();
+        return (StatusCode::OK, JSON, Bytes::from(body));
+    }
+    if let Some(index) = path.strip_prefix("/message/").and_then(|rest| rest.strip_suffix('/'))
+        && let Ok(index) = index.parse::<u64>()
+    {
+        let delay = query_param(&scope.query_string, "delay_ms").and_then(|d| d.parse::<u64>().ok());
+        if let Some(delay) = delay.filter(|&d| d > 0) {
+            tokio::time::sleep(Duration::from_millis(delay.min(MAX_DELAY_MS))).await;
+        }
+        return (StatusCode::OK, JSON, Bytes::from(format!("{{\"message\": {index}}}")));
+    }
+    (StatusCode::NOT_FOUND, TEXT, Bytes::from_static(b"not found\n"))
+}
+
+/// The percent-decoded value of `name` in a query string.
+fn query_param(query: &[u8], name: &str) -> Option<String> {
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &b""[..]),
+        };
+        (key == name.as_bytes()).then(|| decode_form(value))
+    })
+}
+
+fn decode_form(value: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < value.len() => match (hex(value[i + 1]), hex(value[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_form_decoded() {
+        assert_eq!(query_param(b"id=a%20b+c&x=1", "id").as_deref(), Some("a b c"));
+        assert_eq!(query_param(b"x=1&delay_ms=20", "delay_ms").as_deref(), Some("20"));
+        assert_eq!(query_param(b"id=100%", "id").as_deref(), Some("100%"));
+        assert_eq!(query_param(b"x=1", "id"), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! The `milpa` command: serve an application from the command line, Hypercorn style.
+
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use milpa::Config;
+
+const EXAMPLES: &str = "\
+Examples:
+  milpa                                   serve the built-in demo on 127.0.0.1:8000
+  milpa --bind 0.0.0.0:8080 --bind [::]:8080
+  milpa --access-logfile - --keep-alive 10
+  milpa --config milpa.toml               every option from a TOML file (flags win)";
+
+/// An HTTP server in the spirit of Hypercorn.
+#[derive(Debug, Parser)]
+#[command(name = "milpa", version, about, after_help = EXAMPLES)]
+struct Args {
+    /// The application to serve; only the built-in `demo` for now.
+    #[arg(default_value = "demo", value_parser = ["demo"])]
+    app: String,
+    /// Address to listen on, `host:port` or `[v6]:port`; repeatable.
+    #[arg(short, long = "bind", value_name = "ADDRESS")]
+    bind: Vec<String>,
+    /// Worker processes (only 1, in-process, is supported so far).
+    #[arg(short, long)]
+    workers: Option<usize>,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long = "keep-alive", value_name = "SECONDS")]
+    keep_alive: Option<f64>,
+    /// Requests per connection before it closes (0: unlimited).
+    #[arg(long, value_name = "N")]
+    keep_alive_max_requests: Option<u32>,
+    /// Seconds in-flight requests get to finish on shutdown.
+    #[arg(long, value_name = "SECONDS")]
+    graceful_timeout: Option<f64>,
+    /// Where to write the access log: a file, or `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    access_logfile: Option<PathBuf>,
+    /// The access log format, with Hypercorn's %(atom)s atoms.
+    #[arg(long, value_name = "FORMAT")]
+    access_logformat: Option<String>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// The mount point of the application, given to it as `root_path`.
+    #[arg(long)]
+    root_path: Option<String>,
+    /// A TOML file with configuration keys; flags given here win over it.
+    #[arg(short, long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+}
+
+impl Args {
+    /// Defaults, then the file, then the flags.
+    fn config(&self) -> Result<Config, String> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| format!("invalid config {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        let seconds = |s: f64| std::time::Duration::try_from_secs_f64(s).map_err(|e| e.to_string());
+        if !self.bind.is_empty() {
+            config.bind = self.bind.clone();
+        }
+        if let Some(workers) = self.workers {
+            config.workers = workers;
+        }
+        if let Some(keep_alive) = self.keep_alive {
+            config.keep_alive_timeout = seconds(keep_alive)?;
+        }
+        if let Some(max) = self.keep_alive_max_requests {
+            config.keep_alive_max_requests = max;
+        }
+        if let Some(graceful) = self.graceful_timeout {
+            config.graceful_timeout = seconds(graceful)?;
+        }
+        if let Some(path) = &self.access_logfile {
+            config.access_log = Some(path.clone());
+        }
+        if let Some(format) = &self.access_logformat {
+            config.access_log_format = format.clone();
+        }
+        if let Some(root_path) = &self.root_path {
+            config.root_path = root_path.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("milpa: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.workers > 1 {
+        tracing::warn!(
+            workers = config.workers,
+            "worker processes are not implemented yet; serving in-process"
+        );
+    }
+    match milpa::run(config, demo::app) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("milpa: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

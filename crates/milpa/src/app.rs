@@ -1,0 +1,205 @@
+//! The application interface: ASGI 3.0 translated to Rust types.
+//!
+//! An application is called once per scope (an HTTP request, a WebSocket, the
+//! server's lifespan) with the scope, a [`Receiver`] of events from the client or
+//! server, and a [`Sender`] of events back. See [`crate::handler`] for the
+//! `http::Request` → `http::Response` layer on top.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, StatusCode, Version};
+
+pub use crate::exchange::{Receiver, SendError, Sender};
+
+/// What an application returns when it fails; it is logged and the request gets a
+/// 500 (or the connection is closed if the response had started).
+pub type AppError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future an application returns for one scope.
+pub type AppFuture = Pin<Box<dyn Future<Output = Result<(), AppError>> + Send + 'static>>;
+
+/// An application: called once per scope.
+pub trait App: Send + Sync + 'static {
+    /// Serves one scope. The future runs until the application is done with it;
+    /// the server may poll it inside the connection's task, so it must not block.
+    fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture;
+}
+
+impl<F, Fut> App for F
+where
+    F: Fn(Scope, Receiver, Sender) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), AppError>> + Send + 'static,
+{
+    fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
+        Box::pin(self(scope, receive, send))
+    }
+}
+
+/// One unit of work for an application.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Scope {
+    /// One HTTP request and its response.
+    Http(Box<HttpScope>),
+    /// The server's startup and shutdown.
+    Lifespan(LifespanScope),
+}
+
+/// Header fields as raw byte pairs, names lower-cased, in order.
+pub type HeaderList = Vec<(Bytes, Bytes)>;
+
+/// State an application's lifespan startup shares into every later scope.
+pub type State = Arc<http::Extensions>;
+
+/// What the connection supports beyond plain request/response (ASGI's `extensions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Extensions {
+    /// `http.response.trailers`: the client accepts trailers (sent `te: trailers`).
+    pub response_trailers: bool,
+    /// `http.response.early_hint`: 103 responses can be sent.
+    pub early_hint: bool,
+    /// `http.response.push`: server push is possible (HTTP/2 with push enabled).
+    pub push: bool,
+    /// `http.response.pathsend`: files can be sent by path.
+    pub pathsend: bool,
+}
+
+/// An HTTP request, as ASGI's `http` scope.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpScope {
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
+    pub http_version: Version,
+    /// The request method.
+    pub method: Method,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The path, percent-decoded, without `root_path`.
+    pub path: String,
+    /// The path exactly as sent.
+    pub raw_path: Bytes,
+    /// The query string after `?`, still percent-encoded.
+    pub query_string: Bytes,
+    /// Where the application is mounted (`--root-path`).
+    pub root_path: String,
+    /// The request's header fields.
+    pub headers: HeaderList,
+    /// The client's address, when known.
+    pub client: Option<SocketAddr>,
+    /// The address the request arrived on, when known.
+    pub server: Option<SocketAddr>,
+    /// What the connection supports.
+    pub extensions: Extensions,
+    /// Shared state from the lifespan startup.
+    pub state: State,
+}
+
+impl HttpScope {
+    /// The first value of header `name` (give it lower-cased).
+    pub fn header(&self, name: &str) -> Option<&Bytes> {
+        self.headers.iter().find(|(n, _)| n.as_ref() == name.as_bytes()).map(|(_, v)| v)
+    }
+}
+
+/// The server's lifespan, as ASGI's `lifespan` scope.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LifespanScope {
+    /// State the application may fill during startup; every later scope gets a copy.
+    pub state: Arc<std::sync::Mutex<http::Extensions>>,
+}
+
+/// An event an application receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceiveEvent {
+    /// `http.request`: a piece of the request body; `more_body` false on the last.
+    Request {
+        /// The bytes.
+        body: Bytes,
+        /// Whether more pieces follow.
+        more_body: bool,
+    },
+    /// `http.disconnect`: the client is gone or the response is complete; delivered once.
+    Disconnect,
+    /// `lifespan.startup`.
+    Startup,
+    /// `lifespan.shutdown`.
+    Shutdown,
+}
+
+/// An event an application sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendEvent {
+    /// `http.response.start`.
+    ResponseStart {
+        /// The status.
+        status: StatusCode,
+        /// The header fields.
+        headers: HeaderList,
+        /// Whether `ResponseTrailers` will follow the body.
+        trailers: bool,
+    },
+    /// `http.response.body`.
+    ResponseBody {
+        /// The bytes.
+        body: Bytes,
+        /// Whether more pieces follow.
+        more_body: bool,
+    },
+    /// `http.response.trailers`.
+    ResponseTrailers {
+        /// The trailer fields.
+        headers: HeaderList,
+        /// Whether more trailer fields follow.
+        more_trailers: bool,
+    },
+    /// `http.response.early_hint`: a 103 with these `Link` values.
+    EarlyHint {
+        /// `Link` header values.
+        links: Vec<Bytes>,
+    },
+    /// `http.response.push`: ignored where push is unsupported.
+    Push {
+        /// The path to push.
+        path: String,
+        /// Header fields for the pushed request.
+        headers: HeaderList,
+    },
+    /// `http.response.pathsend`: the body is this file.
+    ResponseFile {
+        /// An absolute path.
+        path: PathBuf,
+    },
+    /// `lifespan.startup.complete`.
+    StartupComplete,
+    /// `lifespan.startup.failed`.
+    StartupFailed {
+        /// Why; shown to the operator.
+        message: String,
+    },
+    /// `lifespan.shutdown.complete`.
+    ShutdownComplete,
+    /// `lifespan.shutdown.failed`.
+    ShutdownFailed {
+        /// Why; shown to the operator.
+        message: String,
+    },
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Http(http) => write!(f, "http {} {}", http.method, http.path),
+            Scope::Lifespan(_) => f.write_str("lifespan"),
+        }
+    }
+}

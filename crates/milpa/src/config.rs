@@ -1,0 +1,118 @@
+//! The server's configuration: the same type for embedding, the command line and
+//! a TOML file. Durations are seconds (fractions allowed), as in Hypercorn.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How the server runs. Every field has a safe default; see [`Config::default`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Addresses to listen on (`host:port`, `[v6]:port`): `127.0.0.1:8000`.
+    pub bind: Vec<String>,
+    /// Listen backlog: 1024.
+    pub backlog: u32,
+    /// Idle keep-alive connections close after this: 5 s.
+    #[serde(with = "seconds")]
+    pub keep_alive_timeout: Duration,
+    /// Requests served per connection before it closes: 1000 (0: unlimited).
+    pub keep_alive_max_requests: u32,
+    /// A request head must arrive within this (slowloris): 30 s.
+    #[serde(with = "seconds")]
+    pub header_read_timeout: Duration,
+    /// A request body may stall this long: 60 s.
+    #[serde(with = "seconds")]
+    pub body_idle_timeout: Duration,
+    /// In-flight requests get this long to finish on shutdown: 3 s.
+    #[serde(with = "seconds")]
+    pub graceful_timeout: Duration,
+    /// Lifespan startup must complete within this: 60 s.
+    #[serde(with = "seconds")]
+    pub startup_timeout: Duration,
+    /// Lifespan shutdown must complete within this: 60 s.
+    #[serde(with = "seconds")]
+    pub shutdown_timeout: Duration,
+    /// Largest request head: 16 KiB (431 past it, 414 for a long target).
+    pub h11_max_incomplete_size: usize,
+    /// Most header fields in a request: 100 (431 past it).
+    pub max_headers: usize,
+    /// Events queued per request in each direction before backpressure: 10.
+    pub max_app_queue_size: usize,
+    /// Where the application is mounted; put in every scope's `root_path`.
+    pub root_path: String,
+    /// Send a `server: milpa` header unless the application sets one: true.
+    pub include_server_header: bool,
+    /// Access log destination: a file path, or `-` for stdout. Off when unset.
+    pub access_log: Option<PathBuf>,
+    /// Access log format, with Hypercorn's `%(atom)s` atoms.
+    pub access_log_format: String,
+    /// Worker processes (0 or 1: serve in this process).
+    pub workers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: vec!["127.0.0.1:8000".to_owned()],
+            backlog: 1024,
+            keep_alive_timeout: Duration::from_secs(5),
+            keep_alive_max_requests: 1000,
+            header_read_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            graceful_timeout: Duration::from_secs(3),
+            startup_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(60),
+            h11_max_incomplete_size: 16 * 1024,
+            max_headers: 100,
+            max_app_queue_size: 10,
+            root_path: String::new(),
+            include_server_header: true,
+            access_log: None,
+            access_log_format: crate::access_log::DEFAULT_FORMAT.to_owned(),
+            workers: 1,
+        }
+    }
+}
+
+impl Config {
+    /// Resolves every `bind` entry to socket addresses.
+    pub fn bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let mut addrs = Vec::new();
+        for bind in &self.bind {
+            let resolved = bind.to_socket_addrs().map_err(|error| {
+                std::io::Error::new(error.kind(), format!("cannot resolve bind {bind:?}: {error}"))
+            })?;
+            addrs.extend(resolved);
+        }
+        Ok(addrs)
+    }
+
+    pub(crate) fn h1(&self) -> milpa_h1::Config {
+        let mut h1 = milpa_h1::Config::default();
+        h1.max_head_size = self.h11_max_incomplete_size;
+        h1.max_headers = self.max_headers;
+        h1.keep_alive_timeout = Some(self.keep_alive_timeout);
+        h1.header_read_timeout = Some(self.header_read_timeout);
+        h1.body_idle_timeout = Some(self.body_idle_timeout);
+        h1.max_requests_per_connection =
+            (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
+        h1
+    }
+}
+
+/// `Duration` as a number of seconds.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,500 @@
+//! The HTTP/1.1 connection driver: socket ⇄ `milpa_h1::Connection` ⇄ application.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+use http::{StatusCode, Version};
+use milpa_h1::{Connection, Event, Request};
+
+use super::write::WriteQueue;
+use super::{ConnContext, Detached, TaskEnd, poll_app};
+use crate::access_log::Record;
+use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::exchange::Exchange;
+use crate::percent::decode_path;
+use crate::runtime::Runtime;
+
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Past this much unwritten output, stop taking responses (and requests) until the
+/// client reads: a client that never reads cannot grow the server's memory.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+
+/// Serves one HTTP/1.1 connection until it closes.
+pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+    let now = Instant::now();
+    let driver = Driver {
+        conn: Connection::new(ctx.h1.clone(), now),
+        rt,
+        io,
+        peer,
+        ctx,
+        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        writes: WriteQueue::default(),
+        sleep: None,
+        armed: None,
+        current: None,
+        shutdown_seen: false,
+        closing: false,
+    };
+    driver.await;
+}
+
+/// Where the application's response stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Response {
+    /// Nothing sent yet.
+    NotStarted,
+    /// `ResponseStart` received and held until the first body event, so a
+    /// one-piece body can be sent with a `Content-Length`.
+    Held,
+    /// The head is out; body (and maybe trailers) follow.
+    Streaming,
+    /// The whole response is out.
+    Done,
+}
+
+/// The request being served.
+struct Current {
+    exchange: Exchange,
+    task: Option<crate::app::AppFuture>,
+    held_start: Option<(StatusCode, HeaderList)>,
+    /// The application announced trailers: the body's end does not end the response.
+    trailers_announced: bool,
+    response: Response,
+    trailers: HeaderList,
+    request_done: bool,
+    record: Record,
+    started: Instant,
+}
+
+struct Driver<R: Runtime> {
+    rt: R,
+    io: R::Stream,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    conn: Connection,
+    read_buf: Box<[u8]>,
+    writes: WriteQueue,
+    sleep: Option<R::Sleep>,
+    armed: Option<Instant>,
+    current: Option<Current>,
+    shutdown_seen: bool,
+    /// The connection must end as soon as the queued bytes are out.
+    closing: bool,
+}
+
+impl<R: Runtime> Future for Driver<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match this.poll_inner(cx) {
+            Poll::Ready(Err(error)) => {
+                tracing::debug!(%error, peer = %this.peer, "connection ended with an error");
+                this.abandon_request();
+                Poll::Ready(())
+            }
+            Poll::Ready(Ok(())) => {
+                this.abandon_request();
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<R: Runtime> Driver<R> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.ctx.force.poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            let now = Instant::now();
+            if !self.shutdown_seen && self.ctx.graceful.poll(cx).is_ready() {
+                self.shutdown_seen = true;
+                self.conn.start_shutdown();
+            }
+            // Everything that can happen without the socket, repeated until
+            // quiet, so all pipelined requests already read are answered before
+            // one vectored write sends their responses together.
+            while self.step(cx, now) {}
+
+            while let Some(piece) = self.conn.poll_transmit(now) {
+                self.writes.push(piece);
+            }
+            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
+            if flushed && (self.closing || self.conn.is_finished() || self.conn.is_switched()) {
+                return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
+            }
+
+            let mut progress = false;
+            if self.may_read() {
+                match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+                    Poll::Ready(Ok(0)) => {
+                        self.conn.receive_eof();
+                        progress = true;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.conn.receive(Instant::now(), &self.read_buf[..n]);
+                        progress = true;
+                    }
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => {}
+                }
+            }
+            if !progress {
+                progress = self.poll_timer(cx);
+            }
+            if !progress {
+                if let Some(current) = &self.current {
+                    current.exchange.park(cx.waker());
+                }
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn may_read(&self) -> bool {
+        !self.closing
+            && self.conn.wants_read()
+            && self.writes.len() < WRITE_HIGH_WATER
+            && self.current.as_ref().is_none_or(|c| c.request_done || c.exchange.has_room())
+    }
+
+    /// Arms the timer at the state machine's deadline; fires it when due.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return false;
+        };
+        match &mut self.sleep {
+            Some(sleep) if self.armed != Some(deadline) => self.rt.reset_sleep(sleep, deadline),
+            Some(_) => {}
+            None => self.sleep = Some(self.rt.sleep_until(deadline)),
+        }
+        self.armed = Some(deadline);
+        let Some(sleep) = &mut self.sleep else { return false };
+        if Pin::new(sleep).poll(cx).is_ready() {
+            self.armed = None;
+            self.conn.handle_timeout(Instant::now());
+            return true;
+        }
+        false
+    }
+
+    /// One round of protocol events, application progress and application
+    /// output. Returns whether anything happened.
+    fn step(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if self.closing {
+            return false;
+        }
+        let mut progress = self.handle_events(now);
+        progress |= self.poll_task(cx);
+        progress |= self.apply_output();
+        progress
+    }
+
+    fn handle_events(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        loop {
+            let accepting = match &self.current {
+                None => self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER,
+                Some(current) => !current.request_done && current.exchange.has_room(),
+            };
+            if !accepting {
+                break;
+            }
+            let Some(event) = self.conn.poll_event() else { break };
+            progress = true;
+            match event {
+                Event::Request(request) => self.start_request(request, now),
+                Event::Data(data) => {
+                    if let Some(current) = &self.current {
+                        current.exchange.push(ReceiveEvent::Request { body: data, more_body: true });
+                    }
+                }
+                Event::EndOfMessage { .. } => {
+                    if let Some(current) = &mut self.current {
+                        current.exchange.push_body_end();
+                        current.request_done = true;
+                    }
+                }
+                Event::Error(error) => {
+                    tracing::debug!(%error, peer = %self.peer, "bad request");
+                    if let Some(current) = &mut self.current {
+                        current.request_done = true;
+                        current.exchange.disconnect();
+                        if current.response != Response::Done {
+                            // The state machine answered (or will close); the
+                            // application's response can no longer be sent.
+                            self.closing = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.current.as_ref().is_some_and(|current| current.exchange.take_body_wanted()) {
+            self.conn.want_body();
+        }
+        progress
+    }
+
+    fn start_request(&mut self, request: Request, now: Instant) {
+        let ctx = &self.ctx;
+        let headers: HeaderList =
+            request.headers().iter().map(|field| (field.name_bytes(), field.value_bytes())).collect();
+        let target = request.target().clone();
+        let (raw_path, query_string) = split_target(&request);
+        let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
+        let extensions = Extensions {
+            response_trailers: request.headers().has_token(b"te", b"trailers"),
+            early_hint: request.version() == Version::HTTP_11,
+            push: false,
+            pathsend: true,
+        };
+        let record = Record {
+            client: Some(self.peer),
+            method: request.method().clone(),
+            target: target.clone(),
+            path: raw_path.clone(),
+            query: query_string.clone(),
+            version: request.version(),
+            referer: header(b"referer"),
+            user_agent: header(b"user-agent"),
+            status: None,
+            body_bytes: 0,
+            started: SystemTime::now(),
+            duration: std::time::Duration::ZERO,
+        };
+        let scope = HttpScope {
+            http_version: request.version(),
+            method: request.method().clone(),
+            scheme: ctx.scheme,
+            path: decode_path(&raw_path),
+            raw_path,
+            query_string,
+            root_path: ctx.config.root_path.clone(),
+            headers,
+            client: Some(self.peer),
+            server: ctx.local,
+            extensions,
+            state: ctx.state.clone(),
+        };
+        let (exchange, receiver, sender) = Exchange::new(ctx.config.max_app_queue_size, false);
+        let request_done = request.body_length() == milpa_h1::BodyLength::Empty;
+        if request_done {
+            exchange.push(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
+        }
+        let task = ctx.app.call(Scope::Http(Box::new(scope)), receiver, sender);
+        self.current = Some(Current {
+            exchange,
+            task: Some(task),
+            held_start: None,
+            trailers_announced: false,
+            response: Response::NotStarted,
+            trailers: Vec::new(),
+            request_done,
+            record,
+            started: now,
+        });
+    }
+
+    fn poll_task(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(current) = &mut self.current else { return false };
+        let Some(task) = &mut current.task else { return false };
+        let Poll::Ready(end) = poll_app(task, cx) else { return false };
+        current.task = None;
+        let failed = match end {
+            TaskEnd::Returned => None,
+            TaskEnd::Failed(error) => Some(error.to_string()),
+            TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
+        };
+        if let Some(why) = &failed {
+            tracing::error!(error = %why, method = %current.record.method, target = %String::from_utf8_lossy(&current.record.target), "application error");
+        }
+        // Whatever the application managed to send still goes out first.
+        self.apply_output();
+        let Some(current) = &mut self.current else { return true };
+        match current.response {
+            Response::Done => {}
+            Response::NotStarted => {
+                if failed.is_none() {
+                    tracing::error!("application returned without sending a response");
+                }
+                self.send_internal_error();
+            }
+            Response::Held | Response::Streaming => {
+                tracing::error!("application ended before completing its response; closing the connection");
+                self.closing = true;
+            }
+        }
+        true
+    }
+
+    fn send_internal_error(&mut self) {
+        let body = Bytes::from_static(b"Internal Server Error\n");
+        let date = crate::date::now();
+        let fields = [
+            (&b"content-type"[..], &b"text/plain; charset=utf-8"[..]),
+            (b"date", &date[..]),
+            (b"connection", b"close"),
+        ];
+        let sent = self
+            .conn
+            .send_response(StatusCode::INTERNAL_SERVER_ERROR, fields, Some(body.len() as u64))
+            .and_then(|()| self.conn.send_data(body.clone()))
+            .and_then(|()| self.conn.send_end(None::<(&[u8], &[u8])>));
+        if sent.is_err() {
+            self.closing = true;
+        }
+        if let Some(current) = &mut self.current {
+            current.record.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+            current.record.body_bytes = body.len() as u64;
+        }
+        self.finish_response();
+    }
+
+    /// Moves the application's queued events into the state machine while the
+    /// output stays under the high-water mark.
+    fn apply_output(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(current) = &self.current {
+            if current.response == Response::Done
+                || self.conn.pending_output() + self.writes.len() >= WRITE_HIGH_WATER
+            {
+                break;
+            }
+            let Some(event) = current.exchange.pop() else { break };
+            progress = true;
+            if let Err(error) = self.apply(event) {
+                tracing::error!(%error, "response rejected; closing the connection");
+                self.closing = true;
+                break;
+            }
+        }
+        progress
+    }
+
+    fn apply(&mut self, event: SendEvent) -> Result<(), milpa_h1::SendError> {
+        let Some(current) = &mut self.current else { return Ok(()) };
+        match event {
+            SendEvent::ResponseStart { status, headers, trailers } => {
+                current.held_start = Some((status, headers));
+                current.trailers_announced = trailers;
+                current.response = Response::Held;
+                current.record.status = Some(status);
+            }
+            SendEvent::ResponseBody { body, more_body } => {
+                current.record.body_bytes += body.len() as u64;
+                let trailers = current.trailers_announced;
+                if let Some((status, headers)) = current.held_start.take() {
+                    let length = (!more_body && !trailers).then_some(body.len() as u64);
+                    self.send_head(status, &headers, length)?;
+                }
+                self.conn.send_data(body)?;
+                if !more_body && !trailers {
+                    self.conn.send_end(None::<(&[u8], &[u8])>)?;
+                    self.finish_response();
+                }
+            }
+            SendEvent::ResponseTrailers { headers, more_trailers } => {
+                current.trailers.extend(headers);
+                if !more_trailers {
+                    let trailers = std::mem::take(&mut current.trailers);
+                    self.conn.send_end(trailers.iter().map(|(n, v)| (&n[..], &v[..])))?;
+                    self.finish_response();
+                }
+            }
+            SendEvent::EarlyHint { links } => {
+                self.conn.send_informational(
+                    StatusCode::from_u16(103).unwrap_or(StatusCode::CONTINUE),
+                    links.iter().map(|link| (&b"link"[..], &link[..])),
+                )?;
+            }
+            SendEvent::ResponseFile { path } => {
+                let body = match std::fs::read(&path) {
+                    Ok(contents) => Bytes::from(contents),
+                    Err(error) => {
+                        tracing::error!(%error, path = %path.display(), "cannot read file response");
+                        self.closing = true;
+                        return Ok(());
+                    }
+                };
+                return self.apply(SendEvent::ResponseBody { body, more_body: false });
+            }
+            // No server push over HTTP/1.1; lifespan events do not belong here.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn send_head(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderList,
+        length: Option<u64>,
+    ) -> Result<(), milpa_h1::SendError> {
+        let date = crate::date::now();
+        let has = |name: &[u8]| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let add_server = self.ctx.config.include_server_header && !has(b"server");
+        let add_date = !has(b"date");
+        let extra = [
+            add_date.then_some((&b"date"[..], &date[..])),
+            add_server.then_some((&b"server"[..], &b"milpa"[..])),
+        ];
+        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..])).chain(extra.into_iter().flatten());
+        self.conn.send_response(status, fields, length)?;
+        if let Some(current) = &mut self.current {
+            current.response = Response::Streaming;
+        }
+        Ok(())
+    }
+
+    /// The response is complete: log it, tell the application, and let its
+    /// future run on elsewhere if it is not finished.
+    fn finish_response(&mut self) {
+        let Some(mut current) = self.current.take() else { return };
+        current.response = Response::Done;
+        current.exchange.disconnect();
+        if let Some(log) = &self.ctx.access_log {
+            current.record.duration = current.started.elapsed();
+            log.log(&current.record);
+        }
+        if let Some(task) = current.task.take() {
+            self.rt.spawn(Detached(task));
+        }
+    }
+
+    /// The connection is going away with a request in progress: the application
+    /// hears `Disconnect` and its future runs on until it notices.
+    fn abandon_request(&mut self) {
+        if let Some(mut current) = self.current.take() {
+            current.exchange.disconnect();
+            if let Some(task) = current.task.take() {
+                self.rt.spawn(Detached(task));
+            }
+        }
+    }
+}
+
+/// The raw path and query of a request, sliced from its target without copying
+/// in the usual origin form.
+fn split_target(request: &Request) -> (Bytes, Bytes) {
+    let target = request.target();
+    let query_start = target.iter().position(|&b| b == b'?');
+    let query = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
+    let path = if target.starts_with(b"/") {
+        target.slice(..query_start.unwrap_or(target.len()))
+    } else {
+        Bytes::copy_from_slice(request.path())
+    };
+    (path, query)
+}

@@ -1,0 +1,82 @@
+//! Connection drivers: generic async code that moves bytes between a socket and a
+//! protocol state machine, and events between the state machine and the
+//! application. One task per connection; the application's future is polled
+//! inside it, so a request the application answers synchronously costs no spawn
+//! and no cross-task wake-up.
+
+pub(crate) mod h1;
+mod write;
+
+use std::any::Any;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::access_log::AccessLog;
+use crate::app::{App, AppError, AppFuture, State};
+use crate::config::Config;
+use crate::shutdown::Latch;
+
+/// What every connection of one listener shares.
+pub(crate) struct ConnContext {
+    pub(crate) app: Arc<dyn App>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) h1: milpa_h1::Config,
+    pub(crate) state: State,
+    pub(crate) access_log: Option<Arc<AccessLog>>,
+    pub(crate) scheme: &'static str,
+    pub(crate) local: Option<SocketAddr>,
+    /// Set when the server stops accepting: finish in-flight work, then close.
+    pub(crate) graceful: Latch,
+    /// Set when the graceful timeout ran out: close now.
+    pub(crate) force: Latch,
+}
+
+/// How an application's future ended.
+pub(crate) enum TaskEnd {
+    Returned,
+    Failed(AppError),
+    Panicked(String),
+}
+
+/// Polls an application future, turning a panic into [`TaskEnd::Panicked`].
+pub(crate) fn poll_app(task: &mut AppFuture, cx: &mut Context<'_>) -> Poll<TaskEnd> {
+    match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(Ok(()))) => Poll::Ready(TaskEnd::Returned),
+        Ok(Poll::Ready(Err(error))) => Poll::Ready(TaskEnd::Failed(error)),
+        Err(panic) => Poll::Ready(TaskEnd::Panicked(panic_message(panic.as_ref()))),
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+/// An application future that outlived its response: it runs on as a task of its
+/// own (its sends now fail with `Disconnected`), and how it ends is logged.
+pub(crate) struct Detached(pub(crate) AppFuture);
+
+impl Future for Detached {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match std::task::ready!(poll_app(&mut self.0, cx)) {
+            TaskEnd::Returned => {}
+            TaskEnd::Failed(error) => tracing::error!(%error, "application failed after its response"),
+            TaskEnd::Panicked(message) => {
+                tracing::error!(%message, "application panicked after its response")
+            }
+        }
+        Poll::Ready(())
+    }
+}

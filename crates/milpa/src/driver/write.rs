@@ -1,0 +1,67 @@
+//! Bytes waiting for the socket, written with as few vectored writes as possible.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_io::AsyncWrite;
+
+/// Most pieces handed to one `writev`.
+const MAX_IOVECS: usize = 64;
+
+#[derive(Debug, Default)]
+pub(crate) struct WriteQueue {
+    pieces: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl WriteQueue {
+    pub(crate) fn push(&mut self, piece: Bytes) {
+        if !piece.is_empty() {
+            self.len += piece.len();
+            self.pieces.push_back(piece);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Writes until everything is out (`Ready(Ok)`), the socket is full (`Pending`),
+    /// or it fails.
+    pub(crate) fn poll_flush<W>(&mut self, io: &mut W, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        while !self.pieces.is_empty() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let count = self.pieces.len().min(MAX_IOVECS);
+                for (slice, piece) in slices.iter_mut().zip(&self.pieces) {
+                    *slice = IoSlice::new(piece);
+                }
+                std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.advance(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn advance(&mut self, mut written: usize) {
+        self.len -= written;
+        while written > 0 {
+            let Some(front) = self.pieces.front_mut() else { return };
+            if written < front.len() {
+                front.advance(written);
+                return;
+            }
+            written -= front.len();
+            self.pieces.pop_front();
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The bounded, two-way queue between a connection and the application serving
+//! one scope: events in ([`Receiver`]), events out ([`Sender`]), backpressure both
+//! ways, and the ASGI rules for the order of sent events.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+
+use bytes::Bytes;
+
+use crate::app::{ReceiveEvent, SendEvent};
+
+/// Why an event could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The client is gone (or the response already ended); stop sending.
+    Disconnected,
+    /// The event is not allowed at this point (ASGI's order of events was broken).
+    Unexpected(&'static str),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Disconnected => f.write_str("the client disconnected"),
+            Self::Unexpected(why) => write!(f, "unexpected event: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Where the application stands in sending its response (or lifespan answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Start,
+    Body { trailers: bool },
+    Trailers,
+    Done,
+}
+
+#[derive(Debug)]
+struct Shared {
+    inbound: VecDeque<ReceiveEvent>,
+    outbound: VecDeque<SendEvent>,
+    capacity: usize,
+    app_waker: Option<Waker>,
+    conn_waker: Option<Waker>,
+    disconnected: bool,
+    disconnect_delivered: bool,
+    body_wanted: bool,
+    progress: Progress,
+    lifespan: bool,
+}
+
+impl Shared {
+    fn wake_conn(&mut self) {
+        if let Some(waker) = self.conn_waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn wake_app(&mut self) {
+        if let Some(waker) = self.app_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Checks `event` against the ASGI order and advances; changes nothing on error.
+    fn advance(&mut self, event: &SendEvent) -> Result<(), SendError> {
+        use SendEvent as E;
+        if self.lifespan {
+            return match event {
+                E::StartupComplete
+                | E::StartupFailed { .. }
+                | E::ShutdownComplete
+                | E::ShutdownFailed { .. } => Ok(()),
+                _ => Err(SendError::Unexpected("lifespan scopes send only lifespan events")),
+            };
+        }
+        let next = match (self.progress, event) {
+            (Progress::Start, E::ResponseStart { trailers, .. }) => Progress::Body { trailers: *trailers },
+            (Progress::Start | Progress::Body { .. }, E::EarlyHint { .. } | E::Push { .. }) => self.progress,
+            (Progress::Body { trailers }, E::ResponseBody { more_body, .. }) => match (more_body, trailers) {
+                (true, _) => self.progress,
+                (false, true) => Progress::Trailers,
+                (false, false) => Progress::Done,
+            },
+            (Progress::Body { trailers }, E::ResponseFile { .. }) => {
+                if trailers {
+                    Progress::Trailers
+                } else {
+                    Progress::Done
+                }
+            }
+            (Progress::Trailers, E::ResponseTrailers { more_trailers, .. }) => {
+                if *more_trailers {
+                    Progress::Trailers
+                } else {
+                    Progress::Done
+                }
+            }
+            (Progress::Start, _) => return Err(SendError::Unexpected("the response has not started")),
+            (Progress::Done, _) => return Err(SendError::Unexpected("the response is complete")),
+            (_, E::ResponseStart { .. }) => {
+                return Err(SendError::Unexpected("the response already started"));
+            }
+            _ => return Err(SendError::Unexpected("not allowed in an http scope now")),
+        };
+        self.progress = next;
+        Ok(())
+    }
+}
+
+/// Receives events for one scope. Cheap to move into the application's future.
+#[derive(Debug)]
+pub struct Receiver {
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// Sends events for one scope.
+#[derive(Debug)]
+pub struct Sender {
+    shared: Arc<Mutex<Shared>>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Receiver {
+    /// The next event. `Some(ReceiveEvent::Disconnect)` comes exactly once, when the
+    /// client is gone or the response is complete; after it, `None`.
+    pub async fn receive(&mut self) -> Option<ReceiveEvent> {
+        poll_fn(|cx| {
+            let mut shared = lock(&self.shared);
+            if let Some(event) = shared.inbound.pop_front() {
+                shared.wake_conn();
+                return Poll::Ready(Some(event));
+            }
+            if shared.disconnected {
+                if shared.disconnect_delivered {
+                    return Poll::Ready(None);
+                }
+                shared.disconnect_delivered = true;
+                return Poll::Ready(Some(ReceiveEvent::Disconnect));
+            }
+            if !shared.body_wanted {
+                shared.body_wanted = true;
+                shared.wake_conn();
+            }
+            shared.app_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Sender {
+    /// Sends `event`, waiting while the connection's queue for this scope is full
+    /// (a slow client slows the application down instead of filling memory).
+    pub async fn send(&mut self, event: SendEvent) -> Result<(), SendError> {
+        let mut event = Some(event);
+        poll_fn(|cx| {
+            let mut shared = lock(&self.shared);
+            if shared.disconnected && !shared.lifespan {
+                return Poll::Ready(Err(SendError::Disconnected));
+            }
+            if shared.outbound.len() >= shared.capacity {
+                shared.app_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let Some(event) = event.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            shared.advance(&event)?;
+            shared.outbound.push_back(event);
+            shared.wake_conn();
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Starts the response.
+    pub async fn start(
+        &mut self,
+        status: http::StatusCode,
+        headers: crate::HeaderList,
+    ) -> Result<(), SendError> {
+        self.send(SendEvent::ResponseStart { status, headers, trailers: false }).await
+    }
+
+    /// Sends a piece of the body; `more_body` false ends it.
+    pub async fn body(&mut self, body: impl Into<Bytes>, more_body: bool) -> Result<(), SendError> {
+        self.send(SendEvent::ResponseBody { body: body.into(), more_body }).await
+    }
+}
+
+/// The connection's end of one scope's queues.
+#[derive(Debug, Clone)]
+pub(crate) struct Exchange {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Exchange {
+    /// A new pair of queues holding at most `capacity` events each way.
+    pub(crate) fn new(capacity: usize, lifespan: bool) -> (Self, Receiver, Sender) {
+        let shared = Arc::new(Mutex::new(Shared {
+            inbound: VecDeque::new(),
+            outbound: VecDeque::new(),
+            capacity: capacity.max(1),
+            app_waker: None,
+            conn_waker: None,
+            disconnected: false,
+            disconnect_delivered: false,
+            body_wanted: false,
+            progress: Progress::Start,
+            lifespan,
+        }));
+        (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
+    }
+
+    /// Whether another inbound event fits.
+    pub(crate) fn has_room(&self) -> bool {
+        let shared = lock(&self.shared);
+        shared.inbound.len() < shared.capacity
+    }
+
+    pub(crate) fn push(&self, event: ReceiveEvent) {
+        let mut shared = lock(&self.shared);
+        shared.inbound.push_back(event);
+        shared.wake_app();
+    }
+
+    /// The request body ended: mark the last unread piece as final, or queue an empty final piece.
+    pub(crate) fn push_body_end(&self) {
+        let mut shared = lock(&self.shared);
+        if let Some(ReceiveEvent::Request { more_body: more_body @ true, .. }) = shared.inbound.back_mut() {
+            *more_body = false;
+            return;
+        }
+        shared.inbound.push_back(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
+        shared.wake_app();
+    }
+
+    pub(crate) fn pop(&self) -> Option<SendEvent> {
+        let mut shared = lock(&self.shared);
+        let event = shared.outbound.pop_front();
+        if event.is_some() {
+            shared.wake_app();
+        }
+        event
+    }
+
+    /// The client is gone or the response is complete: the next `receive` after
+    /// the queued events says `Disconnect`, and sends fail.
+    pub(crate) fn disconnect(&self) {
+        let mut shared = lock(&self.shared);
+        shared.disconnected = true;
+        shared.wake_app();
+    }
+
+    /// Whether the application asked for body it has not got (once).
+    pub(crate) fn take_body_wanted(&self) -> bool {
+        let mut shared = lock(&self.shared);
+        std::mem::take(&mut shared.body_wanted)
+    }
+
+    /// Registers the connection task to be woken by the application's next move.
+    pub(crate) fn park(&self, waker: &Waker) {
+        let mut shared = lock(&self.shared);
+        match &shared.conn_waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => shared.conn_waker = Some(waker.clone()),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The few things the server needs from an async runtime. Each runtime adapter
+//! crate provides them; everything protocol- or policy-related stays in the driver.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// An async runtime the server can run on.
+pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
+    /// A listening TCP socket registered with the runtime.
+    type Listener: Send + Sync + 'static;
+    /// An accepted connection.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A timer that can be re-armed.
+    type Sleep: Future<Output = ()> + Unpin + Send + 'static;
+
+    /// Runs `future` as a task of its own.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// A timer firing at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// Moves a timer's deadline.
+    fn reset_sleep(&self, sleep: &mut Self::Sleep, deadline: Instant);
+
+    /// Registers a bound, listening socket (bound by the server with its options).
+    fn listener(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+
+    /// Accepts the next connection, with `TCP_NODELAY` set.
+    fn poll_accept(
+        &self,
+        listener: &Self::Listener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Stream, SocketAddr)>>;
+}
+
+#[cfg(feature = "tokio")]
+mod tokio_runtime {
+    use super::*;
+    use milpa_tokio::{Sleep, TcpListener, TcpStream, Tokio};
+
+    impl Runtime for Tokio {
+        type Listener = TcpListener;
+        type Stream = TcpStream;
+        type Sleep = Sleep;
+
+        fn spawn<F>(&self, future: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            Tokio::spawn(self, future);
+        }
+
+        fn sleep_until(&self, deadline: Instant) -> Sleep {
+            Tokio::sleep_until(self, deadline)
+        }
+
+        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
+            sleep.reset(deadline);
+        }
+
+        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+            Tokio::listener(self, listener)
+        }
+
+        fn poll_accept(
+            &self,
+            listener: &TcpListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+            listener.poll_accept(cx)
+        }
+    }
+}

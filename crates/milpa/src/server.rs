@@ -1,0 +1,196 @@
+//! Binding listeners, accepting connections, and shutting down gracefully.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::access_log::AccessLog;
+use crate::app::App;
+use crate::config::Config;
+use crate::driver::{self, ConnContext};
+use crate::lifespan::{Lifespan, LifespanError};
+use crate::runtime::Runtime;
+use crate::shutdown::{Latch, Tracker, race};
+
+/// Pause after an accept error such as EMFILE, so the loop backs off instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why serving stopped with an error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Binding or another socket operation failed.
+    Io(io::Error),
+    /// The application's lifespan startup failed or timed out.
+    Lifespan(LifespanError),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(error) => write!(f, "{error}"),
+            Self::Lifespan(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl From<io::Error> for ServeError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// A server with its listeners bound, ready to serve an application.
+pub struct Server<R: Runtime> {
+    rt: R,
+    config: Arc<Config>,
+    listeners: Vec<(R::Listener, SocketAddr)>,
+}
+
+impl<R: Runtime> std::fmt::Debug for Server<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addrs", &self.local_addrs()).finish_non_exhaustive()
+    }
+}
+
+/// Binds a listening socket with `SO_REUSEADDR` and the configured backlog.
+pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+impl<R: Runtime> Server<R> {
+    /// Binds every address of `config.bind` on runtime `rt`.
+    pub fn bind(rt: R, config: Config) -> io::Result<Self> {
+        let mut listeners = Vec::new();
+        for addr in config.bind_addrs()? {
+            let std_listener = bind_tcp(addr, config.backlog)
+                .map_err(|error| io::Error::new(error.kind(), format!("cannot bind {addr}: {error}")))?;
+            let local = std_listener.local_addr()?;
+            listeners.push((rt.listener(std_listener)?, local));
+        }
+        Ok(Self { rt, config: Arc::new(config), listeners })
+    }
+
+    /// The bound addresses (with the real port when `:0` was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|(_, addr)| *addr).collect()
+    }
+
+    /// Serves `app` until `shutdown` resolves, then shuts down gracefully: stop
+    /// accepting, close idle connections, let in-flight requests finish (with
+    /// `Connection: close`) for up to `graceful_timeout`, then close the rest,
+    /// then run the application's lifespan shutdown.
+    pub async fn serve<A, S>(self, app: A, shutdown: S) -> Result<(), ServeError>
+    where
+        A: App,
+        S: Future<Output = ()> + Send,
+    {
+        let Self { rt, config, listeners } = self;
+        let app: Arc<dyn App> = Arc::new(app);
+        let (lifespan, state) =
+            Lifespan::start(&rt, &app, config.startup_timeout).await.map_err(ServeError::Lifespan)?;
+        let access_log = match &config.access_log {
+            Some(path) => Some(Arc::new(AccessLog::open(path, &config.access_log_format)?)),
+            None => None,
+        };
+        let stop = Latch::default();
+        let graceful = Latch::default();
+        let force = Latch::default();
+        let tracker = Tracker::default();
+        let accepting = Tracker::default();
+        for (listener, local) in listeners {
+            tracing::info!("listening on http://{local}");
+            let ctx = Arc::new(ConnContext {
+                app: app.clone(),
+                config: config.clone(),
+                h1: config.h1(),
+                state: state.clone(),
+                access_log: access_log.clone(),
+                scheme: "http",
+                local: Some(local),
+                graceful: graceful.clone(),
+                force: force.clone(),
+            });
+            let token = accepting.enter();
+            rt.spawn(accept_loop(rt.clone(), listener, ctx, tracker.clone(), stop.clone(), token));
+        }
+
+        shutdown.await;
+        tracing::info!(connections = tracker.live(), "shutting down");
+        stop.set();
+        accepting.drained().await;
+        graceful.set();
+        let grace = rt.sleep_until(Instant::now() + config.graceful_timeout);
+        race(tracker.drained(), grace).await;
+        if tracker.live() > 0 {
+            tracing::warn!(
+                connections = tracker.live(),
+                "graceful timeout: closing the remaining connections"
+            );
+            force.set();
+            let last_call = rt.sleep_until(Instant::now() + Duration::from_secs(1));
+            race(tracker.drained(), last_call).await;
+        }
+        lifespan.shutdown(&rt, config.shutdown_timeout).await;
+        Ok(())
+    }
+}
+
+async fn accept_loop<R: Runtime>(
+    rt: R,
+    listener: R::Listener,
+    ctx: Arc<ConnContext>,
+    tracker: Tracker,
+    stop: Latch,
+    _accepting: crate::shutdown::Token,
+) {
+    loop {
+        let accepted = std::future::poll_fn(|cx| {
+            if stop.poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            rt.poll_accept(&listener, cx).map(Some)
+        })
+        .await;
+        match accepted {
+            None => return,
+            Some(Ok((stream, peer))) => {
+                let token = tracker.enter();
+                let (rt2, ctx) = (rt.clone(), ctx.clone());
+                rt.spawn(async move {
+                    driver::h1::serve(rt2, stream, peer, ctx).await;
+                    drop(token);
+                });
+            }
+            Some(Err(error)) => {
+                // EMFILE, ENFILE, ENOBUFS…: wait instead of spinning on the error.
+                tracing::warn!(%error, "accept failed; backing off");
+                let pause = rt.sleep_until(Instant::now() + ACCEPT_BACKOFF);
+                race(pause, stop.wait()).await;
+            }
+        }
+    }
+}
+
+/// Serves `app` with `config` on a new tokio runtime until SIGINT or SIGTERM.
+#[cfg(feature = "tokio")]
+pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
+    milpa_tokio::block_on(1, async move {
+        let server = Server::bind(milpa_tokio::Tokio::current(), config)?;
+        server.serve(app, milpa_tokio::Tokio::shutdown_signal()).await
+    })?
+}
