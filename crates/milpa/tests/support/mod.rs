@@ -1,0 +1,189 @@
+//! Starting a real server on 127.0.0.1:0 and talking to it with independent clients.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use milpa::{App, AppError, Config, HeaderList, ReceiveEvent, Receiver, Scope, SendEvent, Sender, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+/// A running server; dropping it does not stop it, call [`TestServer::stop`].
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<Result<(), milpa::ServeError>>,
+}
+
+impl TestServer {
+    pub async fn start(app: impl App) -> Self {
+        Self::start_with(test_config(), app).await
+    }
+
+    pub async fn start_with(config: Config, app: impl App) -> Self {
+        let server = Server::bind(milpa::tokio::Tokio::current(), config).unwrap();
+        let addr = server.local_addrs()[0];
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.serve(app, async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop: Some(stop), done }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Triggers a graceful shutdown and returns a handle resolving when it is done.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn stop(mut self) -> Result<(), milpa::ServeError> {
+        self.begin_stop();
+        tokio::time::timeout(Duration::from_secs(10), self.done).await.expect("shutdown in time").unwrap()
+    }
+}
+
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.bind = vec!["127.0.0.1:0".to_owned()];
+    config
+}
+
+/// Writes `request` on a fresh connection and reads until the server closes it
+/// (or `wait` passes).
+pub async fn raw(addr: SocketAddr, request: &[u8], wait: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    read_until_close(&mut stream, wait).await
+}
+
+pub async fn read_until_close(stream: &mut TcpStream, wait: Duration) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn header(name: &'static str, value: &'static str) -> (Bytes, Bytes) {
+    (Bytes::from_static(name.as_bytes()), Bytes::from_static(value.as_bytes()))
+}
+
+async fn respond(
+    send: &mut Sender,
+    status: StatusCode,
+    headers: HeaderList,
+    body: Bytes,
+) -> Result<(), AppError> {
+    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
+    Ok(())
+}
+
+/// Reads the whole request body from the native interface.
+pub async fn read_body(receive: &mut Receiver) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(ReceiveEvent::Request { body: chunk, more_body }) = receive.receive().await {
+        body.extend_from_slice(&chunk);
+        if !more_body {
+            break;
+        }
+    }
+    body
+}
+
+/// The routes the tests exercise, on the native interface.
+pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let scope = match scope {
+        Scope::Http(scope) => scope,
+        _ => {
+            while let Some(event) = receive.receive().await {
+                match event {
+                    ReceiveEvent::Startup => send.send(SendEvent::StartupComplete).await?,
+                    ReceiveEvent::Shutdown => return Ok(send.send(SendEvent::ShutdownComplete).await?),
+                    _ => {}
+                }
+            }
+            return Ok(());
+        }
+    };
+    let text = vec![header("content-type", "text/plain")];
+    match scope.path.as_str() {
+        "/hello" => respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"hello")).await,
+        "/echo" => {
+            let body = read_body(&mut receive).await;
+            respond(&mut send, StatusCode::OK, text, Bytes::from(body)).await
+        }
+        "/scope" => {
+            let body = format!(
+                "{} {} {} {:?} {:?} {}",
+                scope.method,
+                scope.path,
+                String::from_utf8_lossy(&scope.query_string),
+                scope.http_version,
+                scope.header("x-test").map(|v| String::from_utf8_lossy(v).into_owned()),
+                scope.root_path
+            );
+            respond(&mut send, StatusCode::OK, text, Bytes::from(body)).await
+        }
+        "/stream" => {
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: false })
+                .await?;
+            for i in 0..5 {
+                send.send(SendEvent::ResponseBody {
+                    body: Bytes::from(format!("part{i};")),
+                    more_body: true,
+                })
+                .await?;
+            }
+            send.send(SendEvent::ResponseBody { body: Bytes::new(), more_body: false }).await?;
+            Ok(())
+        }
+        "/trailers" => {
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: true })
+                .await?;
+            send.send(SendEvent::ResponseBody { body: Bytes::from_static(b"data"), more_body: false })
+                .await?;
+            send.send(SendEvent::ResponseTrailers {
+                headers: vec![header("x-checksum", "abc")],
+                more_trailers: false,
+            })
+            .await?;
+            Ok(())
+        }
+        "/early-hint" => {
+            send.send(SendEvent::EarlyHint { links: vec![Bytes::from_static(b"</style.css>; rel=preload")] })
+                .await?;
+            respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"hinted")).await
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"slow done")).await
+        }
+        "/panic" => panic!("the application panicked on purpose"),
+        "/error" => Err("the application failed on purpose".into()),
+        "/no-response" => Ok(()),
+        "/half-response" => {
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: false })
+                .await?;
+            send.send(SendEvent::ResponseBody { body: Bytes::from_static(b"partial"), more_body: true })
+                .await?;
+            Ok(())
+        }
+        _ => respond(&mut send, StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found")).await,
+    }
+}
