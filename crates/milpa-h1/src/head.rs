@@ -116,20 +116,29 @@ impl Headers {
     fn from_parsed(raw: Bytes, parsed: &[httparse::Header<'_>]) -> Self {
         let base = raw.as_ptr() as usize;
         let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
-        let mut lower = BytesMut::with_capacity(parsed.iter().map(|h| h.name.len()).sum());
+        let range = |s: &[u8]| (offset(s), offset(s) + s.len() as u32);
+        // Names already in lower case (HTTP/2-minded clients, most tools) are
+        // looked up in place; otherwise one buffer holds the lower-cased copies.
+        let needs_lowering = parsed.iter().any(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()));
+        let mut lower = BytesMut::with_capacity(if needs_lowering {
+            parsed.iter().map(|h| h.name.len()).sum()
+        } else {
+            0
+        });
         let mut fields = Vec::with_capacity(parsed.len());
         for header in parsed {
-            let name_start = offset(header.name.as_bytes());
-            let value_start = offset(header.value);
-            let lower_start = lower.len() as u32;
-            lower.extend(header.name.bytes().map(|b| b.to_ascii_lowercase()));
-            fields.push(Field {
-                name: (name_start, name_start + header.name.len() as u32),
-                lower: (lower_start, lower.len() as u32),
-                value: (value_start, value_start + header.value.len() as u32),
-            });
+            let name = range(header.name.as_bytes());
+            let lower_range = if needs_lowering {
+                let start = lower.len() as u32;
+                lower.extend(header.name.bytes().map(|b| b.to_ascii_lowercase()));
+                (start, lower.len() as u32)
+            } else {
+                name
+            };
+            fields.push(Field { name, lower: lower_range, value: range(header.value) });
         }
-        Self { raw, lower: lower.freeze(), fields }
+        let lower = if needs_lowering { lower.freeze() } else { raw.clone() };
+        Self { raw, lower, fields }
     }
 }
 

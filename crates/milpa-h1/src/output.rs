@@ -31,6 +31,19 @@ impl Output {
         self.len += bytes.len();
     }
 
+    /// Writes `name: value\r\n` with one capacity check.
+    pub(crate) fn put_field(&mut self, name: &[u8], value: &[u8]) {
+        let len = name.len() + value.len() + 4;
+        self.tail.reserve(len);
+        self.tail.put_slice(name);
+        self.tail.put_u8(b':');
+        self.tail.put_u8(b' ');
+        self.tail.put_slice(value);
+        self.tail.put_u8(b'\r');
+        self.tail.put_u8(b'\n');
+        self.len += len;
+    }
+
     /// Queues `bytes` without copying (unless it is small).
     pub(crate) fn put_bytes(&mut self, bytes: Bytes) {
         if bytes.len() < COALESCE_BELOW {

@@ -39,6 +39,17 @@ pub(crate) struct FieldPolicy {
 }
 
 pub(crate) fn write_status_line(out: &mut Output, status: StatusCode) {
+    let common: &[u8] = match status.as_u16() {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        _ => b"",
+    };
+    if !common.is_empty() {
+        out.put_slice(common);
+        return;
+    }
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(status.as_str().as_bytes());
     out.put_slice(b" ");
@@ -95,10 +106,7 @@ where
 }
 
 pub(crate) fn write_field(out: &mut Output, name: &[u8], value: &[u8]) {
-    out.put_slice(name);
-    out.put_slice(b": ");
-    out.put_slice(value);
-    out.put_slice(b"\r\n");
+    out.put_field(name, value);
 }
 
 pub(crate) fn write_decimal(out: &mut Output, mut n: u64) {
@@ -133,13 +141,79 @@ pub(crate) fn write_chunk_size(out: &mut Output, n: usize) {
     out.put_slice(b"\r\n");
 }
 
-/// RFC 9110 §5.6.2 token characters.
+/// RFC 9110 §5.6.2 token characters, as a lookup table: this runs on every
+/// response header name.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};
+
+/// Whether `bytes` is a non-empty token.
 pub(crate) fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    // A fold without early exit: branch-free on the short names it sees.
+    !bytes.is_empty() && bytes.iter().fold(true, |ok, &b| ok & TOKEN[usize::from(b)])
 }
 
 /// RFC 9110 §5.5: visible characters, obs-text, spaces and tabs; no CR, LF, NUL or
 /// other control bytes, so a value can never inject a line.
 fn is_field_value(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    // Eight bytes at a time: most values have no control byte at all, and only a
+    // word that has one (a tab, usually) is looked at byte by byte.
+    let (words, rest) = bytes.as_chunks::<8>();
+    words.iter().all(|word| !has_control(u64::from_le_bytes(*word)) || word.iter().all(|&b| is_value_byte(b)))
+        && rest.iter().all(|&b| is_value_byte(b))
+}
+
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// Whether any byte of `word` is below 0x20 or is 0x7f (exact, per the classic
+/// "has zero byte" bit trick; bytes of 0x80 and up never match).
+const fn has_control(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let del = word ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
+    (below_space | is_del) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_values_reject_every_control_byte_but_tab() {
+        for byte in 0u8..=255 {
+            for position in [0, 3, 7, 8, 12] {
+                let mut value = *b"abcdefghijklmn";
+                value[position] = byte;
+                assert_eq!(is_field_value(&value), is_value_byte(byte), "byte {byte:#x} at {position}");
+            }
+        }
+    }
 }

@@ -44,9 +44,12 @@ where
 /// One unit of work for an application.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// A scope is built once per request and moved once, into the application's
+// (already boxed) future: boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Scope {
     /// One HTTP request and its response.
-    Http(Box<HttpScope>),
+    Http(HttpScope),
     /// The server's startup and shutdown.
     Lifespan(LifespanScope),
 }

@@ -224,6 +224,32 @@ impl Exchange {
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
 
+    /// Reuses this exchange for the next request when nothing else holds it
+    /// (the application's handles are gone), saving its allocations.
+    pub(crate) fn reopen(self) -> (Self, Receiver, Sender) {
+        let reusable = Arc::strong_count(&self.shared) == 1;
+        let (capacity, lifespan) = {
+            let shared = lock(&self.shared);
+            (shared.capacity, shared.lifespan)
+        };
+        if !reusable {
+            return Self::new(capacity, lifespan);
+        }
+        {
+            let mut shared = lock(&self.shared);
+            shared.inbound.clear();
+            shared.outbound.clear();
+            shared.app_waker = None;
+            shared.conn_waker = None;
+            shared.disconnected = false;
+            shared.disconnect_delivered = false;
+            shared.body_wanted = false;
+            shared.progress = Progress::Start;
+        }
+        let shared = self.shared;
+        (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
+    }
+
     /// Whether another inbound event fits.
     pub(crate) fn has_room(&self) -> bool {
         let shared = lock(&self.shared);

@@ -230,7 +230,7 @@ where
         let f = self.f.clone();
         Box::pin(async move {
             match scope {
-                Scope::Http(scope) => serve_http(&*f, *scope, receive, send).await,
+                Scope::Http(scope) => serve_http(&*f, scope, receive, send).await,
                 Scope::Lifespan(_) => serve_lifespan(receive, send).await,
             }
         })

@@ -1,42 +1,54 @@
 //! Runtime-independent signalling for shutdown: a one-way latch many tasks can
 //! watch, and a count of live connections the server can wait to reach zero.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-
-#[derive(Debug, Default)]
-struct LatchInner {
-    set: bool,
-    wakers: Vec<Waker>,
-}
 
 /// A flag that goes from unset to set once and wakes everyone watching it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Latch {
-    inner: Arc<Mutex<LatchInner>>,
+    inner: Arc<LatchInner>,
+}
+
+#[derive(Debug, Default)]
+struct LatchInner {
+    set: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
 }
 
 impl Latch {
     pub(crate) fn set(&self) {
-        let wakers = {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            inner.set = true;
-            std::mem::take(&mut inner.wakers)
-        };
+        self.inner.set.store(true, Ordering::Release);
+        let wakers = std::mem::take(&mut *self.inner.wakers.lock().unwrap_or_else(|p| p.into_inner()));
         wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Ready once set; otherwise registers `cx` to be woken then.
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.set {
+        if self.inner.set.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        if !inner.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            inner.wakers.push(cx.waker().clone());
+        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
         }
-        Poll::Pending
+        drop(wakers);
+        // Set between the first check and the registration: do not miss it.
+        if self.inner.set.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    /// Like [`poll`](Self::poll) for a task that keeps one waker: registers only
+    /// on the first call (tracked in `registered`), then costs one atomic load.
+    pub(crate) fn poll_once_registered(&self, cx: &mut Context<'_>, registered: &mut bool) -> Poll<()> {
+        if self.inner.set.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        if *registered {
+            return Poll::Pending;
+        }
+        *registered = true;
+        self.poll(cx)
     }
 
     pub(crate) async fn wait(&self) {
@@ -83,11 +95,10 @@ impl Tracker {
 impl Drop for Token {
     fn drop(&mut self) {
         if self.tracker.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Wake the waiter but leave the latch reusable for the next drain.
-            let wakers = {
-                let mut inner = self.tracker.drained.inner.lock().unwrap_or_else(|p| p.into_inner());
-                std::mem::take(&mut inner.wakers)
-            };
+            // Wake the waiter but leave the latch unset, reusable for the next drain.
+            let wakers = std::mem::take(
+                &mut *self.tracker.drained.inner.wakers.lock().unwrap_or_else(|p| p.into_inner()),
+            );
             wakers.into_iter().for_each(Waker::wake);
         }
     }

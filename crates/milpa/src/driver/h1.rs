@@ -41,6 +41,10 @@ pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ct
         sleep: None,
         armed: None,
         current: None,
+        spare: None,
+        date: None,
+        graceful_registered: false,
+        force_registered: false,
         shutdown_seen: false,
         closing: false,
     };
@@ -71,7 +75,9 @@ struct Current {
     response: Response,
     trailers: HeaderList,
     request_done: bool,
-    record: Record,
+    /// What the access log will say; only kept when there is an access log.
+    record: Option<Box<Record>>,
+    status: Option<StatusCode>,
     started: Instant,
 }
 
@@ -86,6 +92,12 @@ struct Driver<R: Runtime> {
     sleep: Option<R::Sleep>,
     armed: Option<Instant>,
     current: Option<Current>,
+    /// The last request's exchange, reused when nothing else holds it.
+    spare: Option<Exchange>,
+    /// The `Date` value for responses sent during this wake-up.
+    date: Option<Bytes>,
+    graceful_registered: bool,
+    force_registered: bool,
     shutdown_seen: bool,
     /// The connection must end as soon as the queued bytes are out.
     closing: bool,
@@ -113,12 +125,15 @@ impl<R: Runtime> Future for Driver<R> {
 
 impl<R: Runtime> Driver<R> {
     fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.ctx.force.poll(cx).is_ready() {
+        self.date = None;
+        if self.ctx.force.poll_once_registered(cx, &mut self.force_registered).is_ready() {
             return Poll::Ready(Ok(()));
         }
         loop {
             let now = Instant::now();
-            if !self.shutdown_seen && self.ctx.graceful.poll(cx).is_ready() {
+            if !self.shutdown_seen
+                && self.ctx.graceful.poll_once_registered(cx, &mut self.graceful_registered).is_ready()
+            {
                 self.shutdown_seen = true;
                 self.conn.start_shutdown();
             }
@@ -143,7 +158,7 @@ impl<R: Runtime> Driver<R> {
                         progress = true;
                     }
                     Poll::Ready(Ok(n)) => {
-                        self.conn.receive(Instant::now(), &self.read_buf[..n]);
+                        self.conn.receive(now, &self.read_buf[..n]);
                         progress = true;
                     }
                     Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
@@ -169,17 +184,24 @@ impl<R: Runtime> Driver<R> {
             && self.current.as_ref().is_none_or(|c| c.request_done || c.exchange.has_room())
     }
 
-    /// Arms the timer at the state machine's deadline; fires it when due.
+    /// Keeps the timer armed no later than the state machine's deadline; fires it
+    /// when due. A deadline that moved later (the keep-alive clock restarting after
+    /// every response) does not re-arm the timer: the early wake-up finds nothing
+    /// expired and re-arms then, so a busy connection touches its timer about once
+    /// per timeout instead of once per request.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.conn.poll_timeout() else {
             return false;
         };
+        let rearm = self.armed.is_none_or(|armed| deadline < armed);
         match &mut self.sleep {
-            Some(sleep) if self.armed != Some(deadline) => self.rt.reset_sleep(sleep, deadline),
+            Some(sleep) if rearm => self.rt.reset_sleep(sleep, deadline),
             Some(_) => {}
             None => self.sleep = Some(self.rt.sleep_until(deadline)),
         }
-        self.armed = Some(deadline);
+        if rearm {
+            self.armed = Some(deadline);
+        }
         let Some(sleep) = &mut self.sleep else { return false };
         if Pin::new(sleep).poll(cx).is_ready() {
             self.armed = None;
@@ -241,7 +263,11 @@ impl<R: Runtime> Driver<R> {
                 _ => {}
             }
         }
-        if self.current.as_ref().is_some_and(|current| current.exchange.take_body_wanted()) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|current| !current.request_done && current.exchange.take_body_wanted())
+        {
             self.conn.want_body();
         }
         progress
@@ -251,29 +277,30 @@ impl<R: Runtime> Driver<R> {
         let ctx = &self.ctx;
         let headers: HeaderList =
             request.headers().iter().map(|field| (field.name_bytes(), field.value_bytes())).collect();
-        let target = request.target().clone();
         let (raw_path, query_string) = split_target(&request);
-        let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
         let extensions = Extensions {
             response_trailers: request.headers().has_token(b"te", b"trailers"),
             early_hint: request.version() == Version::HTTP_11,
             push: false,
             pathsend: true,
         };
-        let record = Record {
-            client: Some(self.peer),
-            method: request.method().clone(),
-            target: target.clone(),
-            path: raw_path.clone(),
-            query: query_string.clone(),
-            version: request.version(),
-            referer: header(b"referer"),
-            user_agent: header(b"user-agent"),
-            status: None,
-            body_bytes: 0,
-            started: SystemTime::now(),
-            duration: std::time::Duration::ZERO,
-        };
+        let record = ctx.access_log.as_ref().map(|_| {
+            let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
+            Box::new(Record {
+                client: Some(self.peer),
+                method: request.method().clone(),
+                target: request.target().clone(),
+                path: raw_path.clone(),
+                query: query_string.clone(),
+                version: request.version(),
+                referer: header(b"referer"),
+                user_agent: header(b"user-agent"),
+                status: None,
+                body_bytes: 0,
+                started: SystemTime::now(),
+                duration: std::time::Duration::ZERO,
+            })
+        });
         let scope = HttpScope {
             http_version: request.version(),
             method: request.method().clone(),
@@ -288,12 +315,15 @@ impl<R: Runtime> Driver<R> {
             extensions,
             state: ctx.state.clone(),
         };
-        let (exchange, receiver, sender) = Exchange::new(ctx.config.max_app_queue_size, false);
+        let (exchange, receiver, sender) = match self.spare.take() {
+            Some(spare) => spare.reopen(),
+            None => Exchange::new(ctx.config.max_app_queue_size, false),
+        };
         let request_done = request.body_length() == milpa_h1::BodyLength::Empty;
         if request_done {
             exchange.push(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
         }
-        let task = ctx.app.call(Scope::Http(Box::new(scope)), receiver, sender);
+        let task = ctx.app.call(Scope::Http(scope), receiver, sender);
         self.current = Some(Current {
             exchange,
             task: Some(task),
@@ -303,6 +333,7 @@ impl<R: Runtime> Driver<R> {
             trailers: Vec::new(),
             request_done,
             record,
+            status: None,
             started: now,
         });
     }
@@ -318,7 +349,7 @@ impl<R: Runtime> Driver<R> {
             TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
         };
         if let Some(why) = &failed {
-            tracing::error!(error = %why, method = %current.record.method, target = %String::from_utf8_lossy(&current.record.target), "application error");
+            tracing::error!(error = %why, "application error");
         }
         // Whatever the application managed to send still goes out first.
         self.apply_output();
@@ -341,7 +372,7 @@ impl<R: Runtime> Driver<R> {
 
     fn send_internal_error(&mut self) {
         let body = Bytes::from_static(b"Internal Server Error\n");
-        let date = crate::date::now();
+        let date = self.date();
         let fields = [
             (&b"content-type"[..], &b"text/plain; charset=utf-8"[..]),
             (b"date", &date[..]),
@@ -356,8 +387,10 @@ impl<R: Runtime> Driver<R> {
             self.closing = true;
         }
         if let Some(current) = &mut self.current {
-            current.record.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
-            current.record.body_bytes = body.len() as u64;
+            current.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(record) = &mut current.record {
+                record.body_bytes = body.len() as u64;
+            }
         }
         self.finish_response();
     }
@@ -390,10 +423,12 @@ impl<R: Runtime> Driver<R> {
                 current.held_start = Some((status, headers));
                 current.trailers_announced = trailers;
                 current.response = Response::Held;
-                current.record.status = Some(status);
+                current.status = Some(status);
             }
             SendEvent::ResponseBody { body, more_body } => {
-                current.record.body_bytes += body.len() as u64;
+                if let Some(record) = &mut current.record {
+                    record.body_bytes += body.len() as u64;
+                }
                 let trailers = current.trailers_announced;
                 if let Some((status, headers)) = current.held_start.take() {
                     let length = (!more_body && !trailers).then_some(body.len() as u64);
@@ -442,7 +477,7 @@ impl<R: Runtime> Driver<R> {
         headers: &HeaderList,
         length: Option<u64>,
     ) -> Result<(), milpa_h1::SendError> {
-        let date = crate::date::now();
+        let date = self.date();
         let has = |name: &[u8]| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         let add_server = self.ctx.config.include_server_header && !has(b"server");
         let add_date = !has(b"date");
@@ -458,18 +493,25 @@ impl<R: Runtime> Driver<R> {
         Ok(())
     }
 
+    /// The current `Date`, read from the clock once per wake-up.
+    fn date(&mut self) -> Bytes {
+        self.date.get_or_insert_with(crate::date::now).clone()
+    }
+
     /// The response is complete: log it, tell the application, and let its
     /// future run on elsewhere if it is not finished.
     fn finish_response(&mut self) {
         let Some(mut current) = self.current.take() else { return };
         current.response = Response::Done;
         current.exchange.disconnect();
-        if let Some(log) = &self.ctx.access_log {
-            current.record.duration = current.started.elapsed();
-            log.log(&current.record);
+        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, current.record.take()) {
+            record.status = current.status;
+            record.duration = current.started.elapsed();
+            log.log(&record);
         }
-        if let Some(task) = current.task.take() {
-            self.rt.spawn(Detached(task));
+        match current.task.take() {
+            Some(task) => self.rt.spawn(Detached(task)),
+            None => self.spare = Some(current.exchange),
         }
     }
 

@@ -36,7 +36,10 @@ impl WriteQueue {
         W: AsyncWrite + Unpin,
     {
         while !self.pieces.is_empty() {
-            let written = {
+            let written = if self.pieces.len() == 1 {
+                // One buffer: a plain write (send) is cheaper in the kernel than writev.
+                std::task::ready!(Pin::new(&mut *io).poll_write(cx, &self.pieces[0]))?
+            } else {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let count = self.pieces.len().min(MAX_IOVECS);
                 for (slice, piece) in slices.iter_mut().zip(&self.pieces) {

@@ -1,0 +1,114 @@
+//! hyper 1.x baseline for milpa's end-to-end benchmark (`compare.sh`).
+//!
+//! Usage: `hyper-server ADDR [--threads N]`. Without `--threads` it runs on a
+//! tokio current-thread runtime (the benchmark pins it to one core); with it, on
+//! a multi-thread runtime with N workers. Speaks HTTP/1.1 and h2c (prior knowledge).
+//!
+//! Routes: `GET /message/{i}/` → `{"message": i}`, `GET /query?id=X` →
+//! `{"text": "spam, egg, spam and spam!, X!"}`, anything else → 404.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+const USAGE: &str = "usage: hyper-server ADDR [--threads N]";
+
+fn json(body: String) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from(body)));
+    // The same header set as milpa's demo answers with, so both send alike bytes.
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert("timing-allow-origin", HeaderValue::from_static("*"));
+    headers.insert("server", HeaderValue::from_static("hyper"));
+    res
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != Method::GET {
+        return Ok(not_found());
+    }
+    let uri = req.uri();
+    if let Some(i) = uri
+        .path()
+        .strip_prefix("/message/")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .and_then(|i| i.parse::<u64>().ok())
+    {
+        return Ok(json(format!(r#"{{"message": {i}}}"#)));
+    }
+    if uri.path() == "/query" {
+        let id = uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("id=")).unwrap_or("");
+        // The id is echoed raw (no percent-decoding, no JSON escaping): benchmark ids are plain.
+        return Ok(json(format!(r#"{{"text": "spam, egg, spam and spam!, {id}!"}}"#)));
+    }
+    Ok(not_found())
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true).pipeline_flush(true);
+    eprintln!("hyper-server listening on http://{addr}");
+    loop {
+        // A failed accept (e.g. out of fds) or setsockopt must not end the benchmark.
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("hyper-server: accept: {e}");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            // Errors here are per-connection (client reset, bad request): drop them.
+            let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+        });
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let addr: SocketAddr = match args.next().map(|a| a.parse()) {
+        Some(Ok(addr)) => addr,
+        _ => exit_usage(),
+    };
+    let threads: Option<usize> = match (args.next().as_deref(), args.next(), args.next()) {
+        (None, _, _) => None,
+        (Some("--threads"), Some(n), None) => match n.parse() {
+            Ok(n) if n > 0 => Some(n),
+            _ => exit_usage(),
+        },
+        _ => exit_usage(),
+    };
+    let runtime = match threads {
+        None => tokio::runtime::Builder::new_current_thread().enable_io().build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_io().build(),
+    }
+    .expect("failed to build the tokio runtime");
+    if let Err(e) = runtime.block_on(serve(addr)) {
+        eprintln!("hyper-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn exit_usage() -> ! {
+    eprintln!("{USAGE}");
+    std::process::exit(2);
+}
