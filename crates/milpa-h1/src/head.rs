@@ -112,6 +112,23 @@ impl Headers {
         self.list(name).any(|element| element.eq_ignore_ascii_case(token))
     }
 
+    /// Builds a section from name/value pairs (for example from an HTTP/2 header
+    /// block), copying them into one buffer; names are lower-cased.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Self {
+        let mut raw = BytesMut::new();
+        let mut ranges = Vec::new();
+        for (name, value) in pairs {
+            let name_start = raw.len() as u32;
+            raw.extend(name.iter().map(u8::to_ascii_lowercase));
+            let value_start = raw.len() as u32;
+            raw.extend_from_slice(value);
+            let name = (name_start, value_start);
+            ranges.push(Field { name, lower: name, value: (value_start, raw.len() as u32) });
+        }
+        let raw = raw.freeze();
+        Self { lower: raw.clone(), raw, fields: ranges }
+    }
+
     /// Builds the section from `httparse` output; `raw` is the buffer the slices point into.
     fn from_parsed(raw: Bytes, parsed: &[httparse::Header<'_>]) -> Self {
         let base = raw.as_ptr() as usize;
@@ -226,6 +243,12 @@ impl Request {
     /// The header fields in order.
     pub fn headers(&self) -> &Headers {
         &self.headers
+    }
+
+    /// Takes the header fields out, leaving this request with none: for callers
+    /// that hand the fields on without copying them.
+    pub fn take_headers(&mut self) -> Headers {
+        std::mem::take(&mut self.headers)
     }
 
     /// How the body is framed.

@@ -54,8 +54,12 @@ pub enum Scope {
     Lifespan(LifespanScope),
 }
 
-/// Header fields as raw byte pairs, names lower-cased, in order.
+/// Header fields an application sends: raw byte pairs, in order.
 pub type HeaderList = Vec<(Bytes, Bytes)>;
+
+/// The request's header fields, in order, names lower-cased (as ASGI gives them),
+/// stored as one shared buffer and offsets: iterating or looking up copies nothing.
+pub use milpa_h1::{HeaderField, Headers};
 
 /// State an application's lifespan startup shares into every later scope.
 pub type State = Arc<http::Extensions>;
@@ -93,7 +97,7 @@ pub struct HttpScope {
     /// Where the application is mounted (`--root-path`).
     pub root_path: String,
     /// The request's header fields.
-    pub headers: HeaderList,
+    pub headers: Headers,
     /// The client's address, when known.
     pub client: Option<SocketAddr>,
     /// The address the request arrived on, when known.
@@ -106,8 +110,8 @@ pub struct HttpScope {
 
 impl HttpScope {
     /// The first value of header `name` (give it lower-cased).
-    pub fn header(&self, name: &str) -> Option<&Bytes> {
-        self.headers.iter().find(|(n, _)| n.as_ref() == name.as_bytes()).map(|(_, v)| v)
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get(name.as_bytes())
     }
 }
 

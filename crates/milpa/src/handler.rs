@@ -304,9 +304,9 @@ fn to_request(scope: &HttpScope, receive: Receiver) -> Option<http::Request<Body
     let uri = http::Uri::from_maybe_shared(Bytes::from(target)).ok()?;
     let mut builder =
         http::Request::builder().method(scope.method.clone()).uri(uri).version(scope.http_version);
-    for (name, value) in &scope.headers {
-        let name = HeaderName::from_bytes(name).ok()?;
-        let value = HeaderValue::from_maybe_shared(value.clone()).ok()?;
+    for field in scope.headers.iter() {
+        let name = HeaderName::from_bytes(field.name()).ok()?;
+        let value = HeaderValue::from_maybe_shared(field.value_bytes()).ok()?;
         builder = builder.header(name, value);
     }
     let mut request = builder.body(Body::incoming(receive)).ok()?;

@@ -35,8 +35,8 @@ mod shutdown;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
 pub use app::{
-    App, AppError, AppFuture, Extensions, HeaderList, HttpScope, LifespanScope, ReceiveEvent, Receiver,
-    Scope, SendError, SendEvent, Sender, State,
+    App, AppError, AppFuture, Extensions, HeaderField, HeaderList, Headers, HttpScope, LifespanScope,
+    ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State,
 };
 pub use config::Config;
 pub use handler::{Body, BodyTooLarge, Handler, handler};

@@ -273,10 +273,8 @@ impl<R: Runtime> Driver<R> {
         progress
     }
 
-    fn start_request(&mut self, request: Request, now: Instant) {
+    fn start_request(&mut self, mut request: Request, now: Instant) {
         let ctx = &self.ctx;
-        let headers: HeaderList =
-            request.headers().iter().map(|field| (field.name_bytes(), field.value_bytes())).collect();
         let (raw_path, query_string) = split_target(&request);
         let extensions = Extensions {
             response_trailers: request.headers().has_token(b"te", b"trailers"),
@@ -301,6 +299,7 @@ impl<R: Runtime> Driver<R> {
                 duration: std::time::Duration::ZERO,
             })
         });
+        let headers = request.take_headers();
         let scope = HttpScope {
             http_version: request.version(),
             method: request.method().clone(),

@@ -135,7 +135,7 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
                 scope.path,
                 String::from_utf8_lossy(&scope.query_string),
                 scope.http_version,
-                scope.header("x-test").map(|v| String::from_utf8_lossy(v).into_owned()),
+                scope.header("x-test").map(String::from_utf8_lossy),
                 scope.root_path
             );
             respond(&mut send, StatusCode::OK, text, Bytes::from(body)).await
