@@ -79,6 +79,9 @@ pub struct Connection {
     pending_error: Option<ProtocolError>,
     requests: u32,
     last_input: Instant,
+    /// The latest time any call passed in: when the body reader starts waiting,
+    /// its clock starts here.
+    clock: Instant,
     /// Since when the current request head has been awaited.
     head_clock: Option<Instant>,
     /// Since when the connection has sat idle between requests.
@@ -105,6 +108,7 @@ impl Connection {
             pending_error: None,
             requests: 0,
             last_input: now,
+            clock: now,
             head_clock: Some(now),
             idle_clock: None,
             body_clock: None,
@@ -122,6 +126,7 @@ impl Connection {
         }
         self.input.extend_from_slice(data);
         self.last_input = now;
+        self.clock = now;
         self.body_clock = None;
         if self.state.client() == State::Idle {
             self.idle_clock = None;
@@ -139,6 +144,7 @@ impl Connection {
     /// finishes quietly; a slow head or a stalled body becomes an [`Event::Error`]
     /// (with a 408 queued when no response has started).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = now;
         if self.pending_error.is_some() {
             return;
         }
@@ -155,7 +161,10 @@ impl Connection {
             State::Idle if expired(self.head_clock, self.config.header_read_timeout) => {
                 self.pending_error = Some(self.fail(ErrorKind::HeaderTimeout));
             }
-            State::SendBody if expired(self.body_clock, self.config.body_idle_timeout) => {
+            State::SendBody
+                if !self.exchange.continue_pending
+                    && expired(self.body_clock, self.config.body_idle_timeout) =>
+            {
                 self.pending_error = Some(self.fail(ErrorKind::BodyTimeout));
             }
             _ => {}
@@ -195,6 +204,7 @@ impl Connection {
     /// clock starts when the last byte of a response leaves.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        self.clock = now;
         let piece = self.output.pop();
         if self.output.is_empty() && self.idle_pending {
             self.idle_pending = false;
@@ -358,7 +368,10 @@ impl Connection {
                 return Err(error);
             }
         };
-        let mut keep_alive = self.state.keep_alive() && !declared.connection_close;
+        // A response that answers no request (an error before one arrived) cannot
+        // be matched by the client to anything: close after it.
+        let unsolicited = self.state.server() == State::Idle;
+        let mut keep_alive = self.state.keep_alive() && !declared.connection_close && !unsolicited;
         // Answering before the request body ended: read and drop the rest if it is
         // short, else close. Answering before asking for an expected body leaves
         // the client unsure whether to send it: close rather than guess (RFC 9110 §10.1.1).
@@ -577,7 +590,7 @@ impl Connection {
     fn begin_request(&mut self, request: &Request) {
         let applied = self.state.process(Role::Client, EventType::Request);
         debug_assert!(applied.is_ok(), "heads are read only in Idle");
-        self.requests += 1;
+        self.requests = self.requests.saturating_add(1);
         let version = request.version();
         let headers = request.headers();
         let keep_alive = match version {
@@ -652,7 +665,11 @@ impl Connection {
                 }
                 None if self.eof => return Err(ErrorKind::IncompleteRequest),
                 None => {
-                    self.body_clock = Some(self.last_input);
+                    // Waiting for the client starts now (not at its last byte: the
+                    // application may have held that data for a while).
+                    if !self.exchange.continue_pending {
+                        self.body_clock.get_or_insert(self.clock);
+                    }
                     return Ok(None);
                 }
             }

@@ -377,6 +377,10 @@ fn names_an_http_version(head: &[u8]) -> bool {
 /// RFC 9112 §3.2: origin form for most methods, authority form only (and always)
 /// for CONNECT, asterisk form only for OPTIONS, absolute form for any but CONNECT.
 fn validate_target(method: &Method, target: &[u8]) -> Result<(), ErrorKind> {
+    // RFC 9112 §3.2: a request target never carries a fragment.
+    if target.contains(&b'#') {
+        return Err(ErrorKind::InvalidTarget);
+    }
     let valid = if *method == Method::CONNECT {
         is_authority_form(target)
     } else if target == b"*" {
@@ -403,10 +407,21 @@ fn is_authority_form(target: &[u8]) -> bool {
 
 /// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`; no request carries two.
 fn validate_host(version: Version, headers: &Headers) -> Result<(), ErrorKind> {
-    let count = headers.get_all(b"host").take(2).count();
+    let mut hosts = headers.get_all(b"host");
+    let first = hosts.next();
+    let count = usize::from(first.is_some()) + hosts.take(1).count();
+    if first.is_some_and(|host| !host.iter().all(|&b| is_host_byte(b))) {
+        return Err(ErrorKind::InvalidHost);
+    }
     match count {
         0 if version == Version::HTTP_11 => Err(ErrorKind::InvalidHost),
         0 | 1 => Ok(()),
         _ => Err(ErrorKind::InvalidHost),
     }
+}
+
+/// RFC 3986 `host [":" port]` characters: unreserved, percent, sub-delims, `:`
+/// and the brackets of an IP literal. Anything else (spaces, `/`, `@`…) is not a host.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
 }

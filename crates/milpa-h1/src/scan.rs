@@ -26,6 +26,10 @@ impl Scan {
             if lf == 0 || buf[lf - 1] != b'\r' {
                 return Err(ErrorKind::BareLineFeed);
             }
+            // A CR anywhere but right before the LF is a bare CR.
+            if buf[self.line_start..lf - 1].contains(&b'\r') {
+                return Err(ErrorKind::InvalidHeader);
+            }
             let blank = lf - 1 == self.line_start;
             self.scanned = lf + 1;
             self.line_start = lf + 1;

@@ -123,10 +123,16 @@ impl ConnectionState {
             Role::Client => self.client,
             Role::Server => self.server,
         };
-        if matches!(event, EventType::AcceptUpgrade) && self.proposed_switch != Some(Switch::Upgrade) {
-            return false;
-        }
-        if matches!(event, EventType::AcceptConnect) && self.proposed_switch != Some(Switch::Connect) {
+        // A switch is accepted only once the request (and its body) is complete:
+        // body bytes must never be handed to the next protocol.
+        let switching = match event {
+            EventType::AcceptUpgrade => Some(Switch::Upgrade),
+            EventType::AcceptConnect => Some(Switch::Connect),
+            _ => None,
+        };
+        if let Some(switch) = switching
+            && (self.proposed_switch != Some(switch) || self.client != State::MightSwitchProtocol)
+        {
             return false;
         }
         transition(role, state, event).is_some()

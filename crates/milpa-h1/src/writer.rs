@@ -85,11 +85,11 @@ where
             }
             declared.content_length = Some(length);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            if !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Err(SendError::InvalidFraming);
-            }
             if policy.drop_length || policy.drop_transfer_encoding {
                 continue;
+            }
+            if !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(SendError::InvalidFraming);
             }
             declared.chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {

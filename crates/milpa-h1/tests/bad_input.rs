@@ -359,3 +359,33 @@ fn error_response_has_a_body_naming_the_problem() {
     assert!(wire.ends_with("\r\n\r\ninvalid Content-Length\n"), "{wire}");
     assert!(wire.contains("content-length: 23\r\n"), "{wire}");
 }
+
+#[test]
+fn bare_cr_anywhere_in_a_head_is_400_at_once() {
+    for input in [
+        &b"GET / HTTP/1.1\r\nHost: a\r\n\r\r\n"[..],
+        b"GET / HTTP/1.1\r\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX\r: b\r\n\r\n",
+    ] {
+        let t = run_both_ways(input);
+        assert_eq!(t.error().map(|e| e.1), Some(Some(400)), "{:?}", String::from_utf8_lossy(input));
+    }
+}
+
+#[test]
+fn fragment_in_the_target_is_400() {
+    assert_rejected(b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", K::InvalidTarget, 400);
+}
+
+#[test]
+fn host_that_is_not_a_host_is_400() {
+    for host in ["a b", "a/b", "user@a", "a?b"] {
+        let input = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let t = run_both_ways(input.as_bytes());
+        assert_eq!(t.error(), Some((K::InvalidHost, Some(400))), "Host: {host}");
+    }
+    for host in ["example.com", "example.com:8080", "[::1]:80", "127.0.0.1", "xn--bcher-kva.example"] {
+        let input = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_eq!(run(input.as_bytes()).error(), None, "Host: {host}");
+    }
+}

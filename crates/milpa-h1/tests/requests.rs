@@ -415,3 +415,22 @@ fn body_data_is_zero_copy_slices_of_the_input() {
     let Some(Event::Data(data)) = conn.poll_event() else { panic!() };
     assert_eq!(data, Bytes::from_static(b"abc"));
 }
+
+#[test]
+fn upgrade_is_accepted_only_once_the_request_body_ended() {
+    let now = Instant::now();
+    let mut conn = Connection::new(Config::default(), now);
+    conn.receive(
+        now,
+        b"POST / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\nContent-Length: 5\r\n\r\nhel",
+    );
+    assert!(matches!(conn.poll_event(), Some(Event::Request(_))));
+    let early = conn.send_response(StatusCode::SWITCHING_PROTOCOLS, [("upgrade", "websocket")], None);
+    assert!(early.is_err(), "a switch while body bytes are still due must be refused");
+    conn.receive(now, b"lo\x81\x80");
+    while let Some(event) = conn.poll_event() {
+        assert!(!matches!(event, Event::Error(_)));
+    }
+    conn.send_response(StatusCode::SWITCHING_PROTOCOLS, [("upgrade", "websocket")], None).unwrap();
+    assert_eq!(conn.take_upgrade_bytes().as_deref(), Some(&b"\x81\x80"[..]), "only bytes after the body");
+}

@@ -294,3 +294,24 @@ fn shutdown_lets_the_request_in_flight_finish_with_connection_close() {
     assert!(wire(&mut conn, now).contains("connection: close\r\n"));
     assert!(conn.is_finished());
 }
+
+#[test]
+fn response_answering_no_request_closes_the_connection() {
+    let (mut conn, now) = get();
+    conn.send_response(StatusCode::OK, NO_FIELDS, Some(0)).unwrap();
+    conn.send_end(NO_FIELDS).unwrap();
+    wire(&mut conn, now);
+    assert_eq!(conn.server_state(), State::Idle);
+    conn.send_response(StatusCode::REQUEST_TIMEOUT, NO_FIELDS, Some(0)).unwrap();
+    conn.send_end(NO_FIELDS).unwrap();
+    assert!(wire(&mut conn, now).contains("connection: close\r\n"));
+    assert!(conn.is_finished());
+}
+
+#[test]
+fn framing_fields_in_trailers_are_dropped() {
+    let (mut conn, now) = get();
+    conn.send_response(StatusCode::OK, NO_FIELDS, None).unwrap();
+    conn.send_end([("transfer-encoding", "gzip"), ("content-length", "9"), ("x-ok", "1")]).unwrap();
+    assert!(wire(&mut conn, now).ends_with("0\r\nx-ok: 1\r\n\r\n"));
+}

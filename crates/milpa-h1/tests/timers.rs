@@ -185,3 +185,43 @@ fn default_max_requests_is_one_thousand() {
     assert_eq!(t.requests(), 1000);
     assert!(t.finished);
 }
+
+#[test]
+fn handle_timeout_never_fires_the_body_timer_before_100_continue() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    conn.receive(t0, b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    while conn.poll_event().is_some() {}
+    conn.handle_timeout(t0 + secs(120));
+    assert!(conn.poll_event().is_none(), "the client was never asked for its body");
+    assert!(drain(&mut conn, t0 + secs(120)).is_empty());
+}
+
+#[test]
+fn body_clock_starts_when_the_server_starts_waiting() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    conn.receive(t0, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    assert!(matches!(conn.poll_event(), Some(Event::Request(_))));
+    // The application holds the data for 100 s before reading on.
+    let t1 = t0 + secs(100);
+    drain(&mut conn, t1);
+    assert!(matches!(conn.poll_event(), Some(Event::Data(_))));
+    assert!(conn.poll_event().is_none());
+    assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
+    conn.handle_timeout(t1 + secs(1));
+    assert!(conn.poll_event().is_none(), "no 408 for the time the application held the data");
+}
+
+#[test]
+fn late_want_body_gives_the_client_the_whole_body_timeout() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    conn.receive(t0, b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    while conn.poll_event().is_some() {}
+    let t1 = t0 + secs(90);
+    conn.want_body();
+    assert!(drain(&mut conn, t1).starts_with("HTTP/1.1 100 Continue"));
+    assert!(conn.poll_event().is_none());
+    assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
+}

@@ -34,6 +34,11 @@ impl Tokio {
         drop(self.handle.spawn(future));
     }
 
+    /// Runs blocking `work` on tokio's blocking thread pool.
+    pub fn spawn_blocking<F: FnOnce() + Send + 'static>(&self, work: F) {
+        drop(self.handle.spawn_blocking(work));
+    }
+
     /// A timer that fires at `deadline`.
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
         Sleep(Box::pin(tokio::time::sleep_until(deadline.into())))

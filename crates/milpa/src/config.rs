@@ -30,6 +30,10 @@ pub struct Config {
     /// In-flight requests get this long to finish on shutdown: 3 s.
     #[serde(with = "seconds")]
     pub graceful_timeout: Duration,
+    /// A client that reads none of the pending response for this long is
+    /// disconnected: 60 s (nginx's `send_timeout`).
+    #[serde(with = "seconds")]
+    pub send_timeout: Duration,
     /// Lifespan startup must complete within this: 60 s.
     #[serde(with = "seconds")]
     pub startup_timeout: Duration,
@@ -64,6 +68,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(60),
             graceful_timeout: Duration::from_secs(3),
+            send_timeout: Duration::from_secs(60),
             startup_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(60),
             h11_max_incomplete_size: 16 * 1024,

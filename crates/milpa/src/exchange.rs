@@ -47,9 +47,20 @@ struct Shared {
     inbound: VecDeque<ReceiveEvent>,
     outbound: VecDeque<SendEvent>,
     capacity: usize,
-    app_waker: Option<Waker>,
+    /// The application waiting in `receive`.
+    recv_waker: Option<Waker>,
+    /// The application waiting for room to `send`.
+    send_waker: Option<Waker>,
+    /// The connection task's waker, kept once registered.
     conn_waker: Option<Waker>,
+    /// The connection task is asleep and must be woken by the application's next move.
+    conn_parked: bool,
+    /// The application asked for the request body (reported to the connection once).
+    body_asked: bool,
     disconnected: bool,
+    /// The client closed its side: `receive` reports `Disconnect`, but sends still
+    /// go out (a half-closed client may yet read the response).
+    peer_closed: bool,
     disconnect_delivered: bool,
     body_wanted: bool,
     progress: Progress,
@@ -58,15 +69,32 @@ struct Shared {
 
 impl Shared {
     fn wake_conn(&mut self) {
-        if let Some(waker) = self.conn_waker.take() {
+        if std::mem::take(&mut self.conn_parked)
+            && let Some(waker) = &self.conn_waker
+        {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Wakes an application waker, unless it is the connection task's own waker
+    /// while that task is running: it polls the application before it sleeps, and
+    /// waking itself would only cost an extra turn.
+    fn wake_app(&self, waker: Option<Waker>) {
+        let Some(waker) = waker else { return };
+        let inline = !self.conn_parked && self.conn_waker.as_ref().is_some_and(|conn| conn.will_wake(&waker));
+        if !inline {
             waker.wake();
         }
     }
 
-    fn wake_app(&mut self) {
-        if let Some(waker) = self.app_waker.take() {
-            waker.wake();
-        }
+    fn wake_receiver(&mut self) {
+        let waker = self.recv_waker.take();
+        self.wake_app(waker);
+    }
+
+    fn wake_sender(&mut self) {
+        let waker = self.send_waker.take();
+        self.wake_app(waker);
     }
 
     /// Checks `event` against the ASGI order and advances; changes nothing on error.
@@ -142,18 +170,20 @@ impl Receiver {
                 shared.wake_conn();
                 return Poll::Ready(Some(event));
             }
-            if shared.disconnected {
+            if shared.disconnected || shared.peer_closed {
                 if shared.disconnect_delivered {
                     return Poll::Ready(None);
                 }
                 shared.disconnect_delivered = true;
                 return Poll::Ready(Some(ReceiveEvent::Disconnect));
             }
-            if !shared.body_wanted {
+            if !shared.body_asked && !shared.lifespan {
+                // Once per request: the connection sends `100 Continue` if needed.
+                shared.body_asked = true;
                 shared.body_wanted = true;
                 shared.wake_conn();
             }
-            shared.app_waker = Some(cx.waker().clone());
+            shared.recv_waker = Some(cx.waker().clone());
             Poll::Pending
         })
         .await
@@ -171,7 +201,7 @@ impl Sender {
                 return Poll::Ready(Err(SendError::Disconnected));
             }
             if shared.outbound.len() >= shared.capacity {
-                shared.app_waker = Some(cx.waker().clone());
+                shared.send_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
             let Some(event) = event.take() else {
@@ -213,9 +243,13 @@ impl Exchange {
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
             capacity: capacity.max(1),
-            app_waker: None,
+            recv_waker: None,
+            send_waker: None,
             conn_waker: None,
+            conn_parked: false,
+            body_asked: false,
             disconnected: false,
+            peer_closed: false,
             disconnect_delivered: false,
             body_wanted: false,
             progress: Progress::Start,
@@ -239,9 +273,12 @@ impl Exchange {
             let mut shared = lock(&self.shared);
             shared.inbound.clear();
             shared.outbound.clear();
-            shared.app_waker = None;
-            shared.conn_waker = None;
+            shared.recv_waker = None;
+            shared.send_waker = None;
+            shared.conn_parked = false;
+            shared.body_asked = false;
             shared.disconnected = false;
+            shared.peer_closed = false;
             shared.disconnect_delivered = false;
             shared.body_wanted = false;
             shared.progress = Progress::Start;
@@ -259,7 +296,7 @@ impl Exchange {
     pub(crate) fn push(&self, event: ReceiveEvent) {
         let mut shared = lock(&self.shared);
         shared.inbound.push_back(event);
-        shared.wake_app();
+        shared.wake_receiver();
     }
 
     /// The request body ended: mark the last unread piece as final, or queue an empty final piece.
@@ -270,14 +307,14 @@ impl Exchange {
             return;
         }
         shared.inbound.push_back(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
-        shared.wake_app();
+        shared.wake_receiver();
     }
 
     pub(crate) fn pop(&self) -> Option<SendEvent> {
         let mut shared = lock(&self.shared);
         let event = shared.outbound.pop_front();
         if event.is_some() {
-            shared.wake_app();
+            shared.wake_sender();
         }
         event
     }
@@ -287,7 +324,22 @@ impl Exchange {
     pub(crate) fn disconnect(&self) {
         let mut shared = lock(&self.shared);
         shared.disconnected = true;
-        shared.wake_app();
+        shared.wake_receiver();
+        shared.wake_sender();
+    }
+
+    /// The client closed its side of the connection after its request: a waiting
+    /// `receive` reports `Disconnect` (long-poll and streaming applications
+    /// learn the client left), while sends keep working.
+    pub(crate) fn peer_closed(&self) {
+        let mut shared = lock(&self.shared);
+        shared.peer_closed = true;
+        shared.wake_receiver();
+    }
+
+    /// Whether the application has sent events the connection has not taken yet.
+    pub(crate) fn has_output(&self) -> bool {
+        !lock(&self.shared).outbound.is_empty()
     }
 
     /// Whether the application asked for body it has not got (once).
@@ -296,12 +348,27 @@ impl Exchange {
         std::mem::take(&mut shared.body_wanted)
     }
 
-    /// Registers the connection task to be woken by the application's next move.
-    pub(crate) fn park(&self, waker: &Waker) {
+    /// The connection task is about to sleep: registers it to be woken by the
+    /// application's next move. Returns `false` instead when that move already
+    /// happened (events wait, and `take_output` says the connection can take them,
+    /// or the body was asked for): the caller must go round again, not sleep.
+    /// Checking and registering under one lock is what makes a send from another
+    /// thread impossible to miss.
+    pub(crate) fn park(&self, waker: &Waker, take_output: bool) -> bool {
         let mut shared = lock(&self.shared);
-        match &shared.conn_waker {
-            Some(current) if current.will_wake(waker) => {}
-            _ => shared.conn_waker = Some(waker.clone()),
+        if (take_output && !shared.outbound.is_empty()) || shared.body_wanted {
+            return false;
         }
+        if !shared.conn_waker.as_ref().is_some_and(|current| current.will_wake(waker)) {
+            shared.conn_waker = Some(waker.clone());
+        }
+        shared.conn_parked = true;
+        true
+    }
+
+    /// The connection task is running (it was woken): the application's moves
+    /// need not wake it until it parks again.
+    pub(crate) fn unpark(&self) {
+        lock(&self.shared).conn_parked = false;
     }
 }

@@ -46,6 +46,18 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// The client disconnected before the request body was complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyIncomplete;
+
+impl std::fmt::Display for BodyIncomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client disconnected before the request body was complete")
+    }
+}
+
+impl std::error::Error for BodyIncomplete {}
+
 /// A request body was larger than the limit given to [`Body::collect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyTooLarge;
@@ -120,15 +132,15 @@ impl Body {
                     let mut receive = std::pin::pin!(receive);
                     std::task::ready!(receive.as_mut().poll(cx))
                 };
+                *done = true;
                 match event {
                     Some(ReceiveEvent::Request { body, more_body }) => {
                         *done = !more_body;
                         Poll::Ready(Some(Ok(Frame::data(body))))
                     }
-                    _ => {
-                        *done = true;
-                        Poll::Ready(None)
-                    }
+                    // The client left before the body ended: a truncated upload is
+                    // an error, never a shorter body.
+                    _ => Poll::Ready(Some(Err(Box::new(BodyIncomplete)))),
                 }
             }
             Kind::Boxed(body) => body.as_mut().poll_frame(cx),

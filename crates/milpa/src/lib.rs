@@ -39,7 +39,7 @@ pub use app::{
     ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State,
 };
 pub use config::Config;
-pub use handler::{Body, BodyTooLarge, Handler, handler};
+pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
 pub use lifespan::LifespanError;
 pub use runtime::Runtime;
 #[cfg(feature = "tokio")]

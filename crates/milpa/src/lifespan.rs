@@ -125,13 +125,18 @@ impl Lifespan {
     async fn next_answer<R: Runtime>(&mut self, rt: &R, timeout: Duration) -> Answer {
         let exchange = self.exchange.clone();
         let ended = self.ended.clone();
-        let ended_latch = self.ended_latch.clone();
+        let mut ended_watch = self.ended_latch.watch();
         let answer = std::future::poll_fn(move |cx| {
-            if let Some(event) = exchange.pop() {
-                return Poll::Ready(Answer::Event(event));
+            loop {
+                if let Some(event) = exchange.pop() {
+                    return Poll::Ready(Answer::Event(event));
+                }
+                // Registering re-checks the queue under its lock: no answer is missed.
+                if exchange.park(cx.waker(), true) {
+                    break;
+                }
             }
-            exchange.park(cx.waker());
-            if ended_latch.poll(cx).is_ready() {
+            if ended_watch.poll(cx).is_ready() {
                 if let Some(event) = exchange.pop() {
                     return Poll::Ready(Answer::Event(event));
                 }

@@ -23,6 +23,9 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     where
         F: Future<Output = ()> + Send + 'static;
 
+    /// Runs blocking `work` (file reads) on the runtime's blocking pool.
+    fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>);
+
     /// A timer firing at `deadline`.
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
 
@@ -55,6 +58,10 @@ mod tokio_runtime {
             F: Future<Output = ()> + Send + 'static,
         {
             Tokio::spawn(self, future);
+        }
+
+        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+            Tokio::spawn_blocking(self, work);
         }
 
         fn sleep_until(&self, deadline: Instant) -> Sleep {

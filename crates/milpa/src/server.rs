@@ -158,9 +158,10 @@ async fn accept_loop<R: Runtime>(
     stop: Latch,
     _accepting: crate::shutdown::Token,
 ) {
+    let mut stop_watch = stop.watch();
     loop {
         let accepted = std::future::poll_fn(|cx| {
-            if stop.poll(cx).is_ready() {
+            if stop_watch.poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
             rt.poll_accept(&listener, cx).map(Some)

@@ -1,6 +1,7 @@
 //! Runtime-independent signalling for shutdown: a one-way latch many tasks can
 //! watch, and a count of live connections the server can wait to reach zero.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -14,45 +15,80 @@ pub(crate) struct Latch {
 #[derive(Debug, Default)]
 struct LatchInner {
     set: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    waiters: Mutex<Waiters>,
+}
+
+/// Registered wakers by key, so a watcher that goes away takes its waker with it.
+#[derive(Debug, Default)]
+struct Waiters {
+    next_key: u64,
+    wakers: HashMap<u64, Waker>,
 }
 
 impl Latch {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn set(&self) {
         self.inner.set.store(true, Ordering::Release);
-        let wakers = std::mem::take(&mut *self.inner.wakers.lock().unwrap_or_else(|p| p.into_inner()));
-        wakers.into_iter().for_each(Waker::wake);
+        let wakers = std::mem::take(&mut self.waiters().wakers);
+        wakers.into_values().for_each(Waker::wake);
     }
 
-    /// Ready once set; otherwise registers `cx` to be woken then.
-    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.inner.set.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|p| p.into_inner());
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
-        }
-        drop(wakers);
-        // Set between the first check and the registration: do not miss it.
-        if self.inner.set.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
+    pub(crate) fn is_set(&self) -> bool {
+        self.inner.set.load(Ordering::Acquire)
     }
 
-    /// Like [`poll`](Self::poll) for a task that keeps one waker: registers only
-    /// on the first call (tracked in `registered`), then costs one atomic load.
-    pub(crate) fn poll_once_registered(&self, cx: &mut Context<'_>, registered: &mut bool) -> Poll<()> {
-        if self.inner.set.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        if *registered {
-            return Poll::Pending;
-        }
-        *registered = true;
-        self.poll(cx)
+    /// A registration for one long-lived task: it holds at most one waker in the
+    /// latch and removes it when dropped.
+    pub(crate) fn watch(&self) -> Watch {
+        Watch { latch: self.clone(), key: None }
     }
 
+    /// Resolves once set.
     pub(crate) async fn wait(&self) {
-        std::future::poll_fn(|cx| self.poll(cx)).await;
+        let mut watch = self.watch();
+        std::future::poll_fn(|cx| watch.poll(cx)).await;
+    }
+}
+
+/// One task's interest in a [`Latch`].
+#[derive(Debug)]
+pub(crate) struct Watch {
+    latch: Latch,
+    key: Option<u64>,
+}
+
+impl Watch {
+    /// Ready once the latch is set. Registers the task's waker on the first call
+    /// (and again only if the task's waker changed); afterwards it costs one atomic load.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.latch.is_set() {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.latch.waiters();
+        match self.key.and_then(|key| waiters.wakers.get(&key)) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => {
+                let key = *self.key.get_or_insert_with(|| {
+                    waiters.next_key += 1;
+                    waiters.next_key
+                });
+                waiters.wakers.insert(key, cx.waker().clone());
+            }
+        }
+        drop(waiters);
+        // Set between the first check and the registration: do not miss it.
+        if self.latch.is_set() { Poll::Ready(()) } else { Poll::Pending }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.latch.waiters().wakers.remove(&key);
+        }
     }
 }
 
@@ -81,11 +117,12 @@ impl Tracker {
 
     /// Resolves when no connection is live.
     pub(crate) async fn drained(&self) {
+        let mut watch = self.drained.watch();
         std::future::poll_fn(|cx| {
             if self.live() == 0 {
                 return Poll::Ready(());
             }
-            let poll = self.drained.poll(cx);
+            let poll = watch.poll(cx);
             if self.live() == 0 { Poll::Ready(()) } else { poll }
         })
         .await;
@@ -96,10 +133,8 @@ impl Drop for Token {
     fn drop(&mut self) {
         if self.tracker.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Wake the waiter but leave the latch unset, reusable for the next drain.
-            let wakers = std::mem::take(
-                &mut *self.tracker.drained.inner.wakers.lock().unwrap_or_else(|p| p.into_inner()),
-            );
-            wakers.into_iter().for_each(Waker::wake);
+            let wakers = std::mem::take(&mut self.tracker.drained.waiters().wakers);
+            wakers.into_values().for_each(Waker::wake);
         }
     }
 }
@@ -119,4 +154,26 @@ where
         b.as_mut().poll(cx)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_take_their_wakers_with_them() {
+        let latch = Latch::default();
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..1000 {
+            let mut watch = latch.watch();
+            assert!(watch.poll(&mut cx).is_pending());
+            assert!(watch.poll(&mut cx).is_pending());
+        }
+        assert!(latch.waiters().wakers.is_empty(), "a finished connection must not stay registered");
+        let mut watch = latch.watch();
+        assert!(watch.poll(&mut cx).is_pending());
+        latch.set();
+        assert!(watch.poll(&mut cx).is_ready());
+    }
 }

@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use http::{StatusCode, Version};
+use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, Request};
 
+use super::file::{FileEvent, FileSend};
 use super::write::WriteQueue;
 use super::{ConnContext, Detached, TaskEnd, poll_app};
 use crate::access_log::Record;
@@ -20,18 +21,29 @@ use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEve
 use crate::exchange::Exchange;
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
+use crate::shutdown::Watch;
 
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 16 * 1024;
 /// Past this much unwritten output, stop taking responses (and requests) until the
 /// client reads: a client that never reads cannot grow the server's memory.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Rounds of work in one wake-up before yielding to other tasks, so a client that
+/// keeps the socket full cannot monopolise a worker on runtimes without a budget.
+const ROUNDS_PER_WAKE: usize = 32;
+/// After the last response, unread input is drained for this long (and this much)
+/// before closing, so the kernel does not answer it with a reset that could
+/// destroy the response at the client (a "lingering close", as nginx does).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 256 * 1024;
 
 /// Serves one HTTP/1.1 connection until it closes.
 pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
     let now = Instant::now();
     let driver = Driver {
         conn: Connection::new(ctx.h1.clone(), now),
+        graceful: ctx.graceful.watch(),
+        force: ctx.force.watch(),
         rt,
         io,
         peer,
@@ -43,10 +55,11 @@ pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ct
         current: None,
         spare: None,
         date: None,
-        graceful_registered: false,
-        force_registered: false,
         shutdown_seen: false,
+        eof: false,
         closing: false,
+        stalled_since: None,
+        phase: Phase::Serving,
     };
     driver.await;
 }
@@ -61,24 +74,39 @@ enum Response {
     Held,
     /// The head is out; body (and maybe trailers) follow.
     Streaming,
-    /// The whole response is out.
-    Done,
 }
 
 /// The request being served.
 struct Current {
     exchange: Exchange,
+    /// The application's future while it runs inside this task.
     task: Option<crate::app::AppFuture>,
+    /// How the application's future ended, once it did: `Some(None)` returned,
+    /// `Some(Some(why))` failed. Judged only after its queued events are applied.
+    ended: Option<Option<String>>,
     held_start: Option<(StatusCode, HeaderList)>,
     /// The application announced trailers: the body's end does not end the response.
     trailers_announced: bool,
     response: Response,
     trailers: HeaderList,
+    file: Option<FileSend>,
     request_done: bool,
+    head: bool,
     /// What the access log will say; only kept when there is an access log.
     record: Option<Box<Record>>,
     status: Option<StatusCode>,
     started: Instant,
+}
+
+/// The connection's life after serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Write side shut; draining the client's leftovers until EOF, the deadline or the byte budget.
+    Lingering {
+        until: Instant,
+        budget: usize,
+    },
 }
 
 struct Driver<R: Runtime> {
@@ -96,11 +124,15 @@ struct Driver<R: Runtime> {
     spare: Option<Exchange>,
     /// The `Date` value for responses sent during this wake-up.
     date: Option<Bytes>,
-    graceful_registered: bool,
-    force_registered: bool,
+    graceful: Watch,
+    force: Watch,
     shutdown_seen: bool,
+    eof: bool,
     /// The connection must end as soon as the queued bytes are out.
     closing: bool,
+    /// Since when queued output has been waiting for a client that does not read.
+    stalled_since: Option<Instant>,
+    phase: Phase,
 }
 
 impl<R: Runtime> Future for Driver<R> {
@@ -108,32 +140,35 @@ impl<R: Runtime> Future for Driver<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        match this.poll_inner(cx) {
-            Poll::Ready(Err(error)) => {
-                tracing::debug!(%error, peer = %this.peer, "connection ended with an error");
-                this.abandon_request();
-                Poll::Ready(())
-            }
-            Poll::Ready(Ok(())) => {
-                this.abandon_request();
-                Poll::Ready(())
-            }
+        let result = match this.phase {
+            Phase::Serving => this.poll_serving(cx),
+            Phase::Lingering { .. } => this.poll_lingering(cx),
+        };
+        match result {
             Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, peer = %this.peer, "connection ended with an error");
+                }
+                this.abandon_request();
+                Poll::Ready(())
+            }
         }
     }
 }
 
 impl<R: Runtime> Driver<R> {
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.date = None;
-        if self.ctx.force.poll_once_registered(cx, &mut self.force_registered).is_ready() {
+        if self.force.poll(cx).is_ready() {
             return Poll::Ready(Ok(()));
         }
-        loop {
+        if let Some(current) = &self.current {
+            current.exchange.unpark();
+        }
+        for _ in 0..ROUNDS_PER_WAKE {
             let now = Instant::now();
-            if !self.shutdown_seen
-                && self.ctx.graceful.poll_once_registered(cx, &mut self.graceful_registered).is_ready()
-            {
+            if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
                 self.shutdown_seen = true;
                 self.conn.start_shutdown();
             }
@@ -145,53 +180,124 @@ impl<R: Runtime> Driver<R> {
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
             }
+            let before = self.writes.len();
             let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
+            let wrote = self.writes.len() < before;
+            self.stalled_since = match (flushed, wrote) {
+                (true, _) => None,
+                (false, true) => Some(now),
+                (false, false) => self.stalled_since.or(Some(now)),
+            };
             if flushed && (self.closing || self.conn.is_finished() || self.conn.is_switched()) {
-                return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
+                return self.start_closing(cx);
             }
 
-            let mut progress = false;
-            if self.may_read() {
-                match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
-                    Poll::Ready(Ok(0)) => {
-                        self.conn.receive_eof();
-                        progress = true;
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        self.conn.receive(now, &self.read_buf[..n]);
-                        progress = true;
-                    }
-                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                    Poll::Pending => {}
-                }
+            // Room made in the output may let held work (application events, file
+            // chunks) proceed: go round again before sleeping.
+            let mut progress = wrote || self.read(cx, now)?;
+            if !progress {
+                progress = self.poll_timer(cx)?;
             }
             if !progress {
-                progress = self.poll_timer(cx);
-            }
-            if !progress {
-                if let Some(current) = &self.current {
-                    current.exchange.park(cx.waker());
+                let take_output = self.output_room();
+                match &self.current {
+                    Some(current) if !current.exchange.park(cx.waker(), take_output) => continue,
+                    _ => return Poll::Pending,
                 }
-                return Poll::Pending;
             }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> io::Result<bool> {
+        if !self.may_read() {
+            return Ok(false);
+        }
+        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                self.conn.receive_eof();
+                if let Some(current) = self.current.as_ref().filter(|c| c.request_done) {
+                    current.exchange.peer_closed();
+                }
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                self.conn.receive(now, &self.read_buf[..n]);
+                Ok(true)
+            }
+            Poll::Ready(Err(error)) => Err(error),
+            Poll::Pending => Ok(false),
         }
     }
 
     fn may_read(&self) -> bool {
         !self.closing
+            && !self.eof
             && self.conn.wants_read()
             && self.writes.len() < WRITE_HIGH_WATER
             && self.current.as_ref().is_none_or(|c| c.request_done || c.exchange.has_room())
     }
 
-    /// Keeps the timer armed no later than the state machine's deadline; fires it
-    /// when due. A deadline that moved later (the keep-alive clock restarting after
-    /// every response) does not re-arm the timer: the early wake-up finds nothing
+    fn output_room(&self) -> bool {
+        self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER
+    }
+
+    /// Everything is out: shut the write side, then linger if the client may
+    /// still be sending.
+    fn start_closing(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Ready(Err(error)) = Pin::new(&mut self.io).poll_close(cx) {
+            return Poll::Ready(Err(error));
+        }
+        if self.eof || self.conn.is_switched() {
+            return Poll::Ready(Ok(()));
+        }
+        self.phase = Phase::Lingering { until: Instant::now() + LINGER_TIME, budget: LINGER_BYTES };
+        self.poll_lingering(cx)
+    }
+
+    fn poll_lingering(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Phase::Lingering { until, mut budget } = self.phase else { return Poll::Ready(Ok(())) };
+        // A server shutting down does not wait for lingering clients.
+        if self.graceful.poll(cx).is_ready() || self.force.poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(n)) if n >= budget => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(n)) => budget -= n,
+                Poll::Pending => break,
+            }
+        }
+        self.phase = Phase::Lingering { until, budget };
+        let sleep = self.sleep.get_or_insert_with(|| self.rt.sleep_until(until));
+        if self.armed != Some(until) {
+            self.rt.reset_sleep(sleep, until);
+            self.armed = Some(until);
+        }
+        Pin::new(sleep).poll(cx).map(|()| Ok(()))
+    }
+
+    /// The earliest deadline: the state machine's, or the send timeout while
+    /// output waits for a client that does not read.
+    fn deadline(&self) -> Option<Instant> {
+        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        match (self.conn.poll_timeout(), stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Keeps the timer armed no later than the deadline; fires it when due. A
+    /// deadline that moved later (the keep-alive clock restarting after every
+    /// response) does not re-arm the timer: the early wake-up finds nothing
     /// expired and re-arms then, so a busy connection touches its timer about once
     /// per timeout instead of once per request.
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.conn.poll_timeout() else {
-            return false;
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let Some(deadline) = self.deadline() else {
+            return Ok(false);
         };
         let rearm = self.armed.is_none_or(|armed| deadline < armed);
         match &mut self.sleep {
@@ -202,13 +308,17 @@ impl<R: Runtime> Driver<R> {
         if rearm {
             self.armed = Some(deadline);
         }
-        let Some(sleep) = &mut self.sleep else { return false };
-        if Pin::new(sleep).poll(cx).is_ready() {
-            self.armed = None;
-            self.conn.handle_timeout(Instant::now());
-            return true;
+        let Some(sleep) = &mut self.sleep else { return Ok(false) };
+        if Pin::new(sleep).poll(cx).is_pending() {
+            return Ok(false);
         }
-        false
+        self.armed = None;
+        let now = Instant::now();
+        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
+        }
+        self.conn.handle_timeout(now);
+        Ok(true)
     }
 
     /// One round of protocol events, application progress and application
@@ -219,7 +329,8 @@ impl<R: Runtime> Driver<R> {
         }
         let mut progress = self.handle_events(now);
         progress |= self.poll_task(cx);
-        progress |= self.apply_output();
+        progress |= self.apply_output(cx);
+        progress |= self.settle();
         progress
     }
 
@@ -227,7 +338,7 @@ impl<R: Runtime> Driver<R> {
         let mut progress = false;
         loop {
             let accepting = match &self.current {
-                None => self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER,
+                None => self.output_room(),
                 Some(current) => !current.request_done && current.exchange.has_room(),
             };
             if !accepting {
@@ -253,20 +364,17 @@ impl<R: Runtime> Driver<R> {
                     if let Some(current) = &mut self.current {
                         current.request_done = true;
                         current.exchange.disconnect();
-                        if current.response != Response::Done {
-                            // The state machine answered (or will close); the
-                            // application's response can no longer be sent.
-                            self.closing = true;
-                        }
+                        // The state machine answered (or will close); the
+                        // application's response can no longer be sent.
+                        self.closing = true;
                     }
                 }
                 _ => {}
             }
         }
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|current| !current.request_done && current.exchange.take_body_wanted())
+        if let Some(current) = &self.current
+            && current.exchange.take_body_wanted()
+            && !current.request_done
         {
             self.conn.want_body();
         }
@@ -296,7 +404,7 @@ impl<R: Runtime> Driver<R> {
                 status: None,
                 body_bytes: 0,
                 started: SystemTime::now(),
-                duration: std::time::Duration::ZERO,
+                duration: Duration::ZERO,
             })
         });
         let headers = request.take_headers();
@@ -326,11 +434,14 @@ impl<R: Runtime> Driver<R> {
         self.current = Some(Current {
             exchange,
             task: Some(task),
+            ended: None,
             held_start: None,
             trailers_announced: false,
             response: Response::NotStarted,
             trailers: Vec::new(),
+            file: None,
             request_done,
+            head: *request.method() == Method::HEAD,
             record,
             status: None,
             started: now,
@@ -350,20 +461,29 @@ impl<R: Runtime> Driver<R> {
         if let Some(why) = &failed {
             tracing::error!(error = %why, "application error");
         }
-        // Whatever the application managed to send still goes out first.
-        self.apply_output();
-        let Some(current) = &mut self.current else { return true };
+        current.ended = Some(failed);
+        true
+    }
+
+    /// Judges an application that has ended, once everything it sent is applied:
+    /// no response yet means a 500; half a response means closing.
+    fn settle(&mut self) -> bool {
+        let Some(current) = &self.current else { return false };
+        let Some(failed) = &current.ended else { return false };
+        if current.file.is_some() || current.exchange.has_output() {
+            return false;
+        }
         match current.response {
-            Response::Done => {}
-            Response::NotStarted => {
+            Response::NotStarted | Response::Held => {
                 if failed.is_none() {
-                    tracing::error!("application returned without sending a response");
+                    tracing::error!("application returned without completing its response start");
                 }
                 self.send_internal_error();
             }
-            Response::Held | Response::Streaming => {
+            Response::Streaming => {
                 tracing::error!("application ended before completing its response; closing the connection");
                 self.closing = true;
+                self.finish_response();
             }
         }
         true
@@ -394,17 +514,22 @@ impl<R: Runtime> Driver<R> {
         self.finish_response();
     }
 
-    /// Moves the application's queued events into the state machine while the
-    /// output stays under the high-water mark.
-    fn apply_output(&mut self) -> bool {
+    /// Moves the application's queued events (and file chunks) into the state
+    /// machine while the output stays under the high-water mark.
+    fn apply_output(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while let Some(current) = &self.current {
-            if current.response == Response::Done
-                || self.conn.pending_output() + self.writes.len() >= WRITE_HIGH_WATER
-            {
-                break;
+        while self.current.is_some() && self.output_room() {
+            if self.current.as_ref().is_some_and(|c| c.file.is_some()) {
+                match self.poll_file(cx) {
+                    Ok(true) => {
+                        progress = true;
+                        continue;
+                    }
+                    Ok(false) => break,
+                    Err(()) => return true,
+                }
             }
-            let Some(event) = current.exchange.pop() else { break };
+            let Some(event) = self.current.as_ref().and_then(|c| c.exchange.pop()) else { break };
             progress = true;
             if let Err(error) = self.apply(event) {
                 tracing::error!(%error, "response rejected; closing the connection");
@@ -429,9 +554,11 @@ impl<R: Runtime> Driver<R> {
                     record.body_bytes += body.len() as u64;
                 }
                 let trailers = current.trailers_announced;
+                // A HEAD answer's body is empty by definition: it says nothing of the length.
+                let head_probe = current.head && body.is_empty();
+                let length_known = !(more_body || trailers || head_probe);
                 if let Some((status, headers)) = current.held_start.take() {
-                    let length = (!more_body && !trailers).then_some(body.len() as u64);
-                    self.send_head(status, &headers, length)?;
+                    self.send_head(status, &headers, length_known.then_some(body.len() as u64))?;
                 }
                 self.conn.send_data(body)?;
                 if !more_body && !trailers {
@@ -447,27 +574,87 @@ impl<R: Runtime> Driver<R> {
                     self.finish_response();
                 }
             }
-            SendEvent::EarlyHint { links } => {
+            // Only before the response: afterwards there is nothing to hint.
+            SendEvent::EarlyHint { links } if current.response == Response::NotStarted => {
                 self.conn.send_informational(
                     StatusCode::from_u16(103).unwrap_or(StatusCode::CONTINUE),
                     links.iter().map(|link| (&b"link"[..], &link[..])),
                 )?;
             }
             SendEvent::ResponseFile { path } => {
-                let body = match std::fs::read(&path) {
-                    Ok(contents) => Bytes::from(contents),
-                    Err(error) => {
-                        tracing::error!(%error, path = %path.display(), "cannot read file response");
-                        self.closing = true;
-                        return Ok(());
-                    }
-                };
-                return self.apply(SendEvent::ResponseBody { body, more_body: false });
+                current.file = Some(FileSend::open(&self.rt, path));
             }
             // No server push over HTTP/1.1; lifespan events do not belong here.
             _ => {}
         }
         Ok(())
+    }
+
+    /// Advances a file response. `Ok(true)`: progress; `Ok(false)`: waiting;
+    /// `Err(())`: the file failed and the response was ended (500 or close).
+    fn poll_file(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        let Some(current) = &mut self.current else { return Ok(false) };
+        let Some(file) = &mut current.file else { return Ok(false) };
+        let event = match file.poll(cx) {
+            Poll::Pending => return Ok(false),
+            Poll::Ready(event) => event,
+        };
+        let trailers = current.trailers_announced;
+        let result = match event {
+            Ok(FileEvent::Length(length)) => {
+                if let Some(record) = &mut current.record {
+                    record.body_bytes = length;
+                }
+                let start = current.held_start.take();
+                let sent = match start {
+                    Some((status, headers)) => {
+                        let length = (!trailers).then_some(length);
+                        self.send_head(status, &headers, length).map_err(|e| e.to_string())
+                    }
+                    None => Ok(()),
+                };
+                sent.map(|()| length == 0)
+            }
+            Ok(FileEvent::Chunk { data, last }) => {
+                self.conn.send_data(data).map(|()| last).map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        match result {
+            Ok(false) => {
+                if let Some(file) = self.current.as_mut().and_then(|c| c.file.as_mut()) {
+                    file.read_next(&self.rt);
+                }
+                Ok(true)
+            }
+            Ok(true) => {
+                if let Some(current) = &mut self.current {
+                    current.file = None;
+                }
+                if !trailers {
+                    if self.conn.send_end(None::<(&[u8], &[u8])>).is_err() {
+                        self.closing = true;
+                    }
+                    self.finish_response();
+                }
+                Ok(true)
+            }
+            Err(why) => {
+                tracing::error!(error = %why, "file response failed");
+                let head_out = self.current.as_ref().is_some_and(|c| c.response == Response::Streaming);
+                if let Some(current) = &mut self.current {
+                    current.file = None;
+                    current.exchange.disconnect();
+                }
+                if head_out {
+                    self.closing = true;
+                    self.finish_response();
+                } else {
+                    self.send_internal_error();
+                }
+                Err(())
+            }
+        }
     }
 
     fn send_head(
@@ -501,7 +688,6 @@ impl<R: Runtime> Driver<R> {
     /// future run on elsewhere if it is not finished.
     fn finish_response(&mut self) {
         let Some(mut current) = self.current.take() else { return };
-        current.response = Response::Done;
         current.exchange.disconnect();
         if let (Some(log), Some(mut record)) = (&self.ctx.access_log, current.record.take()) {
             record.status = current.status;

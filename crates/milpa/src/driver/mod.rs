@@ -4,6 +4,7 @@
 //! inside it, so a request the application answers synchronously costs no spawn
 //! and no cross-task wake-up.
 
+mod file;
 pub(crate) mod h1;
 mod write;
 
