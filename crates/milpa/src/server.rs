@@ -124,6 +124,7 @@ impl<R: Runtime> Server<R> {
                 local: Some(local),
                 graceful: graceful.clone(),
                 force: force.clone(),
+                tracker: tracker.clone(),
             });
             let token = accepting.enter();
             rt.spawn(accept_loop(rt.clone(), listener, ctx, tracker.clone(), stop.clone(), token));

@@ -288,3 +288,24 @@ async fn handler_sees_a_truncated_upload_as_an_error() {
     assert!(outcome.starts_with("error"), "{outcome}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_switch_the_connection_cannot_serve_is_a_500() {
+    let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+        if let Scope::Http(_) = scope {
+            let headers = vec![(Bytes::from_static(b"upgrade"), Bytes::from_static(b"websocket"))];
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::SWITCHING_PROTOCOLS,
+                headers,
+                trailers: false,
+            })
+            .await?;
+        }
+        Ok::<(), AppError>(())
+    };
+    let server = TestServer::start(app).await;
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let out = raw(server.addr, request, Duration::from_secs(2)).await;
+    assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
+    server.stop().await.unwrap();
+}

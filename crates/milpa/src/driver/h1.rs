@@ -92,6 +92,7 @@ struct Current {
     file: Option<FileSend>,
     request_done: bool,
     head: bool,
+    connect: bool,
     /// What the access log will say; only kept when there is an access log.
     record: Option<Box<Record>>,
     status: Option<StatusCode>,
@@ -442,6 +443,7 @@ impl<R: Runtime> Driver<R> {
             file: None,
             request_done,
             head: *request.method() == Method::HEAD,
+            connect: *request.method() == Method::CONNECT,
             record,
             status: None,
             started: now,
@@ -543,6 +545,15 @@ impl<R: Runtime> Driver<R> {
     fn apply(&mut self, event: SendEvent) -> Result<(), milpa_h1::SendError> {
         let Some(current) = &mut self.current else { return Ok(()) };
         match event {
+            SendEvent::ResponseStart { status, .. }
+                if status == StatusCode::SWITCHING_PROTOCOLS || (current.connect && status.is_success()) =>
+            {
+                // This connection has nothing to switch to (WebSocket and h2c
+                // upgrades plug in here later): a 101 or a tunnel would strand the client.
+                tracing::error!(%status, "the application tried to switch protocols; not supported here");
+                current.exchange.disconnect();
+                self.send_internal_error();
+            }
             SendEvent::ResponseStart { status, headers, trailers } => {
                 current.held_start = Some((status, headers));
                 current.trailers_announced = trailers;
@@ -695,7 +706,7 @@ impl<R: Runtime> Driver<R> {
             log.log(&record);
         }
         match current.task.take() {
-            Some(task) => self.rt.spawn(Detached(task)),
+            Some(task) => self.rt.spawn(Detached::new(task, &self.ctx.tracker)),
             None => self.spare = Some(current.exchange),
         }
     }
@@ -706,7 +717,7 @@ impl<R: Runtime> Driver<R> {
         if let Some(mut current) = self.current.take() {
             current.exchange.disconnect();
             if let Some(task) = current.task.take() {
-                self.rt.spawn(Detached(task));
+                self.rt.spawn(Detached::new(task, &self.ctx.tracker));
             }
         }
     }

@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use crate::access_log::AccessLog;
 use crate::app::{App, AppError, AppFuture, State};
 use crate::config::Config;
-use crate::shutdown::Latch;
+use crate::shutdown::{Latch, Token, Tracker};
 
 /// What every connection of one listener shares.
 pub(crate) struct ConnContext {
@@ -34,6 +34,9 @@ pub(crate) struct ConnContext {
     pub(crate) graceful: Latch,
     /// Set when the graceful timeout ran out: close now.
     pub(crate) force: Latch,
+    /// Counts connections and the application futures that outlive their
+    /// response, so shutdown waits for both.
+    pub(crate) tracker: Tracker,
 }
 
 /// How an application's future ended.
@@ -64,14 +67,25 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 /// An application future that outlived its response: it runs on as a task of its
-/// own (its sends now fail with `Disconnected`), and how it ends is logged.
-pub(crate) struct Detached(pub(crate) AppFuture);
+/// own (its sends now fail with `Disconnected`), counted by the server's tracker
+/// so graceful shutdown waits for it, and how it ends is logged.
+pub(crate) struct Detached {
+    task: AppFuture,
+    /// Counted out when the future ends (the token is dropped with it).
+    _live: Token,
+}
+
+impl Detached {
+    pub(crate) fn new(task: AppFuture, tracker: &Tracker) -> Self {
+        Self { task, _live: tracker.enter() }
+    }
+}
 
 impl Future for Detached {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match std::task::ready!(poll_app(&mut self.0, cx)) {
+        match std::task::ready!(poll_app(&mut self.task, cx)) {
             TaskEnd::Returned => {}
             TaskEnd::Failed(error) => tracing::error!(%error, "application failed after its response"),
             TaskEnd::Panicked(message) => {
