@@ -21,16 +21,23 @@ impl Scan {
     /// Looks for the end of the section in `buf`; returns its length (blank line
     /// included) once found. Every line must end in CRLF: a bare LF is an error.
     pub(crate) fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>, ErrorKind> {
-        while let Some(offset) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
-            let lf = self.scanned + offset;
-            if lf == 0 || buf[lf - 1] != b'\r' {
+        // One pass over the new bytes: a CR must be followed by LF, an LF preceded by CR.
+        while let Some(offset) = memchr::memchr2(b'\n', b'\r', &buf[self.scanned..]) {
+            let at = self.scanned + offset;
+            let lf = if buf[at] == b'\r' {
+                match buf.get(at + 1) {
+                    Some(b'\n') => at + 1,
+                    Some(_) => return Err(ErrorKind::InvalidHeader),
+                    None => {
+                        // The LF may still come: look at this CR again next time.
+                        self.scanned = at;
+                        return Ok(None);
+                    }
+                }
+            } else {
                 return Err(ErrorKind::BareLineFeed);
-            }
-            // A CR anywhere but right before the LF is a bare CR.
-            if buf[self.line_start..lf - 1].contains(&b'\r') {
-                return Err(ErrorKind::InvalidHeader);
-            }
-            let blank = lf - 1 == self.line_start;
+            };
+            let blank = at == self.line_start;
             self.scanned = lf + 1;
             self.line_start = lf + 1;
             if blank {
