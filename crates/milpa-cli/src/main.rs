@@ -13,6 +13,7 @@ Examples:
   milpa                                   serve the built-in demo on 127.0.0.1:8000
   milpa --bind 0.0.0.0:8080 --bind [::]:8080
   milpa --access-logfile - --keep-alive 10
+  milpa --self-signed --bind 127.0.0.1:8443 --insecure-bind 127.0.0.1:8000
   milpa --config milpa.toml               every option from a TOML file (flags win)";
 
 /// An HTTP server in the spirit of Hypercorn.
@@ -49,6 +50,24 @@ struct Args {
     /// The mount point of the application, given to it as `root_path`.
     #[arg(long)]
     root_path: Option<String>,
+    /// PEM certificate chain: every --bind then serves HTTPS.
+    #[arg(long, value_name = "FILE")]
+    certfile: Option<PathBuf>,
+    /// PEM private key for --certfile.
+    #[arg(long, value_name = "FILE")]
+    keyfile: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for localhost generated at startup (development only).
+    #[arg(long)]
+    self_signed: bool,
+    /// PEM CA certificates to verify client certificates against.
+    #[arg(long, value_name = "FILE")]
+    ca_certs: Option<PathBuf>,
+    /// Client certificates: none, optional or required.
+    #[arg(long, value_name = "MODE")]
+    verify_mode: Option<String>,
+    /// A plain-text address beside the TLS ones; repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    insecure_bind: Vec<String>,
     /// A TOML file with configuration keys; flags given here win over it.
     #[arg(short, long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -90,6 +109,22 @@ impl Args {
         }
         if let Some(root_path) = &self.root_path {
             config.root_path = root_path.clone();
+        }
+        if self.certfile.is_some() || self.keyfile.is_some() {
+            config.certfile = self.certfile.clone();
+            config.keyfile = self.keyfile.clone();
+        }
+        config.self_signed |= self.self_signed;
+        if let Some(ca_certs) = &self.ca_certs {
+            config.ca_certs = Some(ca_certs.clone());
+        }
+        if let Some(mode) = &self.verify_mode {
+            config.verify_mode = toml::Value::String(mode.clone())
+                .try_into()
+                .map_err(|_| format!("--verify-mode must be none, optional or required, not {mode:?}"))?;
+        }
+        if !self.insecure_bind.is_empty() {
+            config.insecure_bind = self.insecure_bind.clone();
         }
         Ok(config)
     }

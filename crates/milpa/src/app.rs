@@ -104,6 +104,8 @@ pub struct HttpScope {
     pub server: Option<SocketAddr>,
     /// What the connection supports.
     pub extensions: Extensions,
+    /// The TLS session, on an HTTPS connection (ASGI's `tls` extension).
+    pub tls: Option<Arc<crate::tls::TlsInfo>>,
     /// Shared state from the lifespan startup.
     pub state: State,
 }

@@ -56,6 +56,24 @@ pub struct Config {
     pub access_log_format: String,
     /// Worker processes (0 or 1: serve in this process).
     pub workers: usize,
+    /// PEM certificate chain: with `keyfile`, every `bind` serves HTTPS.
+    pub certfile: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    pub keyfile: Option<PathBuf>,
+    /// Generate a certificate for localhost at startup (development only).
+    pub self_signed: bool,
+    /// PEM CA certificates that client certificates are verified against.
+    pub ca_certs: Option<PathBuf>,
+    /// Whether clients must present a certificate: `none`, `optional`, `required`.
+    pub verify_mode: crate::tls::VerifyMode,
+    /// ALPN protocols offered, in order of preference: `["http/1.1"]` (h2 joins
+    /// when the server speaks it).
+    pub alpn_protocols: Vec<String>,
+    /// Plain-text listeners beside the TLS ones.
+    pub insecure_bind: Vec<String>,
+    /// A TLS handshake must finish within this: 10 s.
+    #[serde(with = "seconds")]
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +97,14 @@ impl Default for Config {
             access_log: None,
             access_log_format: crate::access_log::DEFAULT_FORMAT.to_owned(),
             workers: 1,
+            certfile: None,
+            keyfile: None,
+            self_signed: false,
+            ca_certs: None,
+            verify_mode: crate::tls::VerifyMode::None,
+            alpn_protocols: vec!["http/1.1".to_owned()],
+            insecure_bind: Vec::new(),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -86,15 +112,12 @@ impl Default for Config {
 impl Config {
     /// Resolves every `bind` entry to socket addresses.
     pub fn bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
-        use std::net::ToSocketAddrs;
-        let mut addrs = Vec::new();
-        for bind in &self.bind {
-            let resolved = bind.to_socket_addrs().map_err(|error| {
-                std::io::Error::new(error.kind(), format!("cannot resolve bind {bind:?}: {error}"))
-            })?;
-            addrs.extend(resolved);
-        }
-        Ok(addrs)
+        resolve(&self.bind)
+    }
+
+    /// Resolves every `insecure_bind` entry to socket addresses.
+    pub fn insecure_bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
+        resolve(&self.insecure_bind)
     }
 
     pub(crate) fn h1(&self) -> milpa_h1::Config {
@@ -120,4 +143,17 @@ mod seconds {
         let seconds = f64::deserialize(deserializer)?;
         Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
     }
+}
+
+/// Resolves `host:port` strings to socket addresses.
+fn resolve(binds: &[String]) -> std::io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let mut addrs = Vec::new();
+    for bind in binds {
+        let resolved = bind.to_socket_addrs().map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot resolve bind {bind:?}: {error}"))
+        })?;
+        addrs.extend(resolved);
+    }
+    Ok(addrs)
 }

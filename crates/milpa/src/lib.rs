@@ -32,6 +32,7 @@ mod percent;
 mod runtime;
 mod server;
 mod shutdown;
+mod tls;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
 pub use app::{
@@ -45,6 +46,7 @@ pub use runtime::Runtime;
 #[cfg(feature = "tokio")]
 pub use server::run;
 pub use server::{ServeError, Server};
+pub use tls::{TlsInfo, VerifyMode};
 
 /// The tokio runtime adapter.
 #[cfg(feature = "tokio")]

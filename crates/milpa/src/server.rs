@@ -51,7 +51,9 @@ impl From<io::Error> for ServeError {
 pub struct Server<R: Runtime> {
     rt: R,
     config: Arc<Config>,
-    listeners: Vec<(R::Listener, SocketAddr)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Each listener with its address and whether it speaks TLS.
+    listeners: Vec<(R::Listener, SocketAddr, bool)>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Server<R> {
@@ -73,21 +75,26 @@ pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::T
 }
 
 impl<R: Runtime> Server<R> {
-    /// Binds every address of `config.bind` on runtime `rt`.
+    /// Binds every address of `config.bind` (TLS when a certificate is
+    /// configured) and of `config.insecure_bind` (plain text) on runtime `rt`.
     pub fn bind(rt: R, config: Config) -> io::Result<Self> {
+        let tls = crate::tls::server_config(&config).map_err(io::Error::other)?;
         let mut listeners = Vec::new();
-        for addr in config.bind_addrs()? {
+        let plain = config.insecure_bind_addrs()?.into_iter().map(|addr| (addr, false));
+        for (addr, secure) in config.bind_addrs()?.into_iter().map(|addr| (addr, tls.is_some())).chain(plain)
+        {
             let std_listener = bind_tcp(addr, config.backlog)
                 .map_err(|error| io::Error::new(error.kind(), format!("cannot bind {addr}: {error}")))?;
             let local = std_listener.local_addr()?;
-            listeners.push((rt.listener(std_listener)?, local));
+            listeners.push((rt.listener(std_listener)?, local, secure));
         }
-        Ok(Self { rt, config: Arc::new(config), listeners })
+        Ok(Self { rt, config: Arc::new(config), tls, listeners })
     }
 
-    /// The bound addresses (with the real port when `:0` was asked for).
+    /// The bound addresses (with the real port when `:0` was asked for), TLS
+    /// ones first.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|(_, addr)| *addr).collect()
+        self.listeners.iter().map(|(_, addr, _)| *addr).collect()
     }
 
     /// Serves `app` until `shutdown` resolves, then shuts down gracefully: stop
@@ -99,7 +106,7 @@ impl<R: Runtime> Server<R> {
         A: App,
         S: Future<Output = ()> + Send,
     {
-        let Self { rt, config, listeners } = self;
+        let Self { rt, config, tls, listeners } = self;
         let app: Arc<dyn App> = Arc::new(app);
         let (lifespan, state) =
             Lifespan::start(&rt, &app, config.startup_timeout).await.map_err(ServeError::Lifespan)?;
@@ -112,15 +119,17 @@ impl<R: Runtime> Server<R> {
         let force = Latch::default();
         let tracker = Tracker::default();
         let accepting = Tracker::default();
-        for (listener, local) in listeners {
-            tracing::info!("listening on http://{local}");
+        for (listener, local, secure) in listeners {
+            let scheme = if secure { "https" } else { "http" };
+            tracing::info!("listening on {scheme}://{local}");
             let ctx = Arc::new(ConnContext {
+                tls: if secure { tls.clone() } else { None },
                 app: app.clone(),
                 config: config.clone(),
                 h1: config.h1(),
                 state: state.clone(),
                 access_log: access_log.clone(),
-                scheme: "http",
+                scheme,
                 local: Some(local),
                 graceful: graceful.clone(),
                 force: force.clone(),
@@ -174,7 +183,7 @@ async fn accept_loop<R: Runtime>(
                 let token = tracker.enter();
                 let (rt2, ctx) = (rt.clone(), ctx.clone());
                 rt.spawn(async move {
-                    driver::h1::serve(rt2, stream, peer, ctx).await;
+                    serve_connection(rt2, stream, peer, ctx).await;
                     drop(token);
                 });
             }
@@ -185,6 +194,28 @@ async fn accept_loop<R: Runtime>(
                 race(pause, stop.wait()).await;
             }
         }
+    }
+}
+
+/// Runs the TLS handshake (under its timeout) when the listener speaks TLS,
+/// then the HTTP/1.1 driver.
+async fn serve_connection<R: Runtime>(rt: R, stream: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+    let Some(tls) = ctx.tls.clone() else {
+        return driver::h1::serve(rt, stream, peer, ctx, None).await;
+    };
+    let deadline = rt.sleep_until(Instant::now() + ctx.config.tls_handshake_timeout);
+    let handshake = async { Some(crate::tls::accept(stream, tls).await) };
+    let timed_out = async {
+        deadline.await;
+        None
+    };
+    match race(handshake, timed_out).await {
+        Some(Ok(stream)) => {
+            let info = Arc::new(stream.info());
+            driver::h1::serve(rt, stream, peer, ctx, Some(info)).await;
+        }
+        Some(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+        None => tracing::debug!(%peer, "TLS handshake timed out"),
     }
 }
 

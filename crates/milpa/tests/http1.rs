@@ -422,15 +422,6 @@ async fn handler_layer_serves_requests_and_bodies() {
     server.stop().await.unwrap();
 }
 
-fn require(tool: &str) {
-    let found =
-        std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap();
-    assert!(
-        found.status.success(),
-        "{tool} is not installed: run the tests with scripts/test.sh, which installs it"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_gets_answers() {
     require("curl");

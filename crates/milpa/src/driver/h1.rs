@@ -22,6 +22,7 @@ use crate::exchange::Exchange;
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
 use crate::shutdown::Watch;
+use crate::tls::TlsInfo;
 
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 16 * 1024;
@@ -38,7 +39,16 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
 
 /// Serves one HTTP/1.1 connection until it closes.
-pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+pub(crate) async fn serve<R, S>(
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    tls: Option<Arc<TlsInfo>>,
+) where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let now = Instant::now();
     let driver = Driver {
         conn: Connection::new(ctx.h1.clone(), now),
@@ -48,6 +58,7 @@ pub(crate) async fn serve<R: Runtime>(rt: R, io: R::Stream, peer: SocketAddr, ct
         io,
         peer,
         ctx,
+        tls,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         writes: WriteQueue::default(),
         sleep: None,
@@ -110,11 +121,12 @@ enum Phase {
     },
 }
 
-struct Driver<R: Runtime> {
+struct Driver<R: Runtime, S> {
     rt: R,
-    io: R::Stream,
+    io: S,
     peer: SocketAddr,
     ctx: Arc<ConnContext>,
+    tls: Option<Arc<TlsInfo>>,
     conn: Connection,
     read_buf: Box<[u8]>,
     writes: WriteQueue,
@@ -136,7 +148,7 @@ struct Driver<R: Runtime> {
     phase: Phase,
 }
 
-impl<R: Runtime> Future for Driver<R> {
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -158,7 +170,7 @@ impl<R: Runtime> Future for Driver<R> {
     }
 }
 
-impl<R: Runtime> Driver<R> {
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.date = None;
         if self.force.poll(cx).is_ready() {
@@ -421,6 +433,7 @@ impl<R: Runtime> Driver<R> {
             client: Some(self.peer),
             server: ctx.local,
             extensions,
+            tls: self.tls.clone(),
             state: ctx.state.clone(),
         };
         let (exchange, receiver, sender) = match self.spare.take() {

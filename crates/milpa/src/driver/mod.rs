@@ -29,6 +29,8 @@ pub(crate) struct ConnContext {
     pub(crate) state: State,
     pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) scheme: &'static str,
+    /// The TLS configuration of a TLS listener.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) local: Option<SocketAddr>,
     /// Set when the server stops accepting: finish in-flight work, then close.
     pub(crate) graceful: Latch,

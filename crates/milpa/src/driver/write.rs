@@ -52,7 +52,8 @@ impl WriteQueue {
             }
             self.advance(written);
         }
-        Poll::Ready(Ok(()))
+        // A TLS stream may hold records back until flushed.
+        Pin::new(&mut *io).poll_flush(cx)
     }
 
     fn advance(&mut self, mut written: usize) {

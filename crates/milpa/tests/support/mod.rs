@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 /// A running server; dropping it does not stop it, call [`TestServer::stop`].
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Every bound address (TLS ones first, then `insecure_bind`).
+    pub addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<Result<(), milpa::ServeError>>,
 }
@@ -25,12 +27,13 @@ impl TestServer {
 
     pub async fn start_with(config: Config, app: impl App) -> Self {
         let server = Server::bind(milpa::tokio::Tokio::current(), config).unwrap();
-        let addr = server.local_addrs()[0];
+        let addrs = server.local_addrs();
+        let addr = addrs[0];
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(server.serve(app, async move {
             let _ = stopped.await;
         }));
-        Self { addr, stop: Some(stop), done }
+        Self { addr, addrs, stop: Some(stop), done }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,4 +189,14 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
         }
         _ => respond(&mut send, StatusCode::NOT_FOUND, text, Bytes::from_static(b"not found")).await,
     }
+}
+
+/// Fails with a clear message when an external tool is missing.
+pub fn require(tool: &str) {
+    let found =
+        std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap();
+    assert!(
+        found.status.success(),
+        "{tool} is not installed: run the tests with scripts/test.sh, which installs it"
+    );
 }
