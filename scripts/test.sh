@@ -17,4 +17,4 @@ if ((${#need[@]})); then
     fi
 fi
 
-cargo test --workspace --locked "$@"
+cargo test --workspace --all-features --locked "$@"

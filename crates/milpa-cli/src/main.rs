@@ -14,6 +14,7 @@ Examples:
   milpa --bind 0.0.0.0:8080 --bind [::]:8080
   milpa --access-logfile - --keep-alive 10
   milpa --self-signed --bind 127.0.0.1:8443 --insecure-bind 127.0.0.1:8000
+  milpa -k smol --threads 2               the smol runtime with two threads
   milpa --config milpa.toml               every option from a TOML file (flags win)";
 
 /// An HTTP server in the spirit of Hypercorn.
@@ -29,6 +30,12 @@ struct Args {
     /// Worker processes (only 1, in-process, is supported so far).
     #[arg(short, long)]
     workers: Option<usize>,
+    /// The async runtime: tokio, async-std or smol.
+    #[arg(short = 'k', long, value_name = "CLASS")]
+    worker_class: Option<milpa::WorkerClass>,
+    /// Runtime threads: 1 (current-thread, the default), 0 for one per core, or N.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long = "keep-alive", value_name = "SECONDS")]
     keep_alive: Option<f64>,
@@ -91,6 +98,12 @@ impl Args {
         }
         if let Some(workers) = self.workers {
             config.workers = workers;
+        }
+        if let Some(class) = self.worker_class {
+            config.worker_class = class;
+        }
+        if let Some(threads) = self.threads {
+            config.threads = threads;
         }
         if let Some(keep_alive) = self.keep_alive {
             config.keep_alive_timeout = seconds(keep_alive)?;

@@ -7,6 +7,43 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The async runtime the server runs on, as Hypercorn's `--worker-class`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum WorkerClass {
+    /// tokio.
+    #[default]
+    Tokio,
+    /// async-std (deprecated upstream).
+    AsyncStd,
+    /// smol.
+    Smol,
+}
+
+impl std::fmt::Display for WorkerClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tokio => "tokio",
+            Self::AsyncStd => "async-std",
+            Self::Smol => "smol",
+        })
+    }
+}
+
+impl std::str::FromStr for WorkerClass {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "tokio" => Ok(Self::Tokio),
+            "async-std" => Ok(Self::AsyncStd),
+            "smol" => Ok(Self::Smol),
+            other => Err(format!("unknown worker class {other:?}: tokio, async-std or smol")),
+        }
+    }
+}
+
 /// How the server runs. Every field has a safe default; see [`Config::default`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +93,11 @@ pub struct Config {
     pub access_log_format: String,
     /// Worker processes (0 or 1: serve in this process).
     pub workers: usize,
+    /// The async runtime: `tokio` (default), `async-std` or `smol` (`-k`).
+    pub worker_class: WorkerClass,
+    /// Runtime threads: 1 (a current-thread runtime; the fastest per core in
+    /// the benchmark), 0 for one per core, or N.
+    pub threads: usize,
     /// PEM certificate chain: with `keyfile`, every `bind` serves HTTPS.
     pub certfile: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC).
@@ -97,6 +139,8 @@ impl Default for Config {
             access_log: None,
             access_log_format: crate::access_log::DEFAULT_FORMAT.to_owned(),
             workers: 1,
+            worker_class: WorkerClass::default(),
+            threads: 1,
             certfile: None,
             keyfile: None,
             self_signed: false,

@@ -17,8 +17,8 @@
 
 #![forbid(unsafe_code)]
 
-#[cfg(not(any(feature = "tokio")))]
-compile_error!("milpa needs a runtime: enable the `tokio` feature (on by default)");
+#[cfg(not(any(feature = "tokio", feature = "smol", feature = "async-std")))]
+compile_error!("milpa needs a runtime: enable one of the features `tokio` (default), `smol` or `async-std`");
 
 mod access_log;
 mod app;
@@ -39,15 +39,19 @@ pub use app::{
     App, AppError, AppFuture, Extensions, HeaderField, HeaderList, Headers, HttpScope, LifespanScope,
     ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State,
 };
-pub use config::Config;
+pub use config::{Config, WorkerClass};
 pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
 pub use lifespan::LifespanError;
 pub use runtime::Runtime;
-#[cfg(feature = "tokio")]
-pub use server::run;
-pub use server::{ServeError, Server};
+pub use server::{ServeError, Server, run};
 pub use tls::{TlsInfo, VerifyMode};
 
+/// The async-std runtime adapter (async-std is deprecated upstream).
+#[cfg(feature = "async-std")]
+pub use milpa_async_std as async_std;
+/// The smol runtime adapter.
+#[cfg(feature = "smol")]
+pub use milpa_smol as smol;
 /// The tokio runtime adapter.
 #[cfg(feature = "tokio")]
 pub use milpa_tokio as tokio;

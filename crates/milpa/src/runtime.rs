@@ -85,3 +85,89 @@ mod tokio_runtime {
         }
     }
 }
+
+#[cfg(feature = "smol")]
+mod smol_runtime {
+    use super::*;
+    use milpa_smol::{Sleep, Smol, TcpListener, TcpStream};
+
+    impl Runtime for Smol {
+        type Listener = TcpListener;
+        type Stream = TcpStream;
+        type Sleep = Sleep;
+
+        fn spawn<F>(&self, future: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            Smol::spawn(self, future);
+        }
+
+        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+            Smol::spawn_blocking(self, work);
+        }
+
+        fn sleep_until(&self, deadline: Instant) -> Sleep {
+            Smol::sleep_until(self, deadline)
+        }
+
+        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
+            sleep.reset(deadline);
+        }
+
+        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+            Smol::listener(self, listener)
+        }
+
+        fn poll_accept(
+            &self,
+            listener: &TcpListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+            listener.poll_accept(cx)
+        }
+    }
+}
+
+#[cfg(feature = "async-std")]
+mod async_std_runtime {
+    use super::*;
+    use milpa_async_std::{AsyncStd, Sleep, TcpListener, TcpStream};
+
+    impl Runtime for AsyncStd {
+        type Listener = TcpListener;
+        type Stream = TcpStream;
+        type Sleep = Sleep;
+
+        fn spawn<F>(&self, future: F)
+        where
+            F: Future<Output = ()> + Send + 'static,
+        {
+            AsyncStd::spawn(self, future);
+        }
+
+        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+            AsyncStd::spawn_blocking(self, work);
+        }
+
+        fn sleep_until(&self, deadline: Instant) -> Sleep {
+            AsyncStd::sleep_until(self, deadline)
+        }
+
+        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
+            sleep.reset(deadline);
+        }
+
+        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+            AsyncStd::listener(self, listener)
+        }
+
+        fn poll_accept(
+            &self,
+            listener: &TcpListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+            listener.poll_accept(cx)
+        }
+    }
+}

@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::access_log::AccessLog;
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, WorkerClass};
 use crate::driver::{self, ConnContext};
 use crate::lifespan::{Lifespan, LifespanError};
 use crate::runtime::Runtime;
@@ -219,11 +219,30 @@ async fn serve_connection<R: Runtime>(rt: R, stream: R::Stream, peer: SocketAddr
     }
 }
 
-/// Serves `app` with `config` on a new tokio runtime until SIGINT or SIGTERM.
-#[cfg(feature = "tokio")]
+/// Serves `app` with `config` until SIGINT or SIGTERM, on a new runtime of the
+/// kind `config.worker_class` names, with `config.threads` threads.
 pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
-    milpa_tokio::block_on(1, async move {
-        let server = Server::bind(milpa_tokio::Tokio::current(), config)?;
-        server.serve(app, milpa_tokio::Tokio::shutdown_signal()).await
-    })?
+    let threads = config.threads;
+    match config.worker_class {
+        #[cfg(feature = "tokio")]
+        WorkerClass::Tokio => milpa_tokio::block_on(threads, async move {
+            let server = Server::bind(milpa_tokio::Tokio::current(), config)?;
+            server.serve(app, milpa_tokio::Tokio::shutdown_signal()).await
+        })?,
+        #[cfg(feature = "smol")]
+        WorkerClass::Smol => milpa_smol::block_on(threads, |rt| async move {
+            let server = Server::bind(rt, config)?;
+            server.serve(app, milpa_smol::Smol::shutdown_signal()).await
+        }),
+        #[cfg(feature = "async-std")]
+        WorkerClass::AsyncStd => milpa_async_std::block_on(async move {
+            let server = Server::bind(milpa_async_std::AsyncStd, config)?;
+            server.serve(app, milpa_async_std::AsyncStd::shutdown_signal()).await
+        }),
+        #[allow(unreachable_patterns)]
+        other => Err(ServeError::Io(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("worker class {other} is not compiled in (enable milpa's `{other}` feature)"),
+        ))),
+    }
 }

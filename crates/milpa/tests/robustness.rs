@@ -42,188 +42,6 @@ async fn start(scope: &Scope, send: &mut Sender) -> Result<(), AppError> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_for_a_trickled_body_does_not_spin() {
-    let polls = Arc::new(AtomicUsize::new(0));
-    let counter = polls.clone();
-    let app = move |scope: Scope, receive: Receiver, send: Sender| {
-        let inner = Box::pin(test_app(scope, receive, send));
-        Counted { inner, polls: counter.clone() }
-    };
-    let server = TestServer::start(app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    stream.write_all(b"cd").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = polls.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let during_wait = polls.load(Ordering::Relaxed) - before;
-    assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
-    stream.write_all(b"efghij").await.unwrap();
-    stream.shutdown().await.unwrap();
-    let out = read_until_close(&mut stream, Duration::from_secs(3)).await;
-    assert!(out.ends_with("\r\n\r\nabcdefghij"), "{out}");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_streamed_response_is_complete_when_the_app_returns_at_once() {
-    let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
-        start(&scope, &mut send).await?;
-        for _ in 0..40 {
-            send.body(Bytes::from(vec![b'x'; 64 * 1024]), true).await?;
-        }
-        send.body(Bytes::new(), false).await?;
-        Ok::<(), AppError>(())
-    };
-    let server = TestServer::start(app).await;
-    let out =
-        raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
-            .await;
-    assert_eq!(out.matches('x').count(), 40 * 64 * 1024);
-    assert!(out.ends_with("\r\n0\r\n\r\n"), "the chunked body must end");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn app_may_receive_and_send_from_different_tasks() {
-    let saw_disconnect = Arc::new(AtomicUsize::new(0));
-    let flag = saw_disconnect.clone();
-    let app = move |scope: Scope, mut receive: Receiver, mut send: Sender| {
-        let flag = flag.clone();
-        async move {
-            let Scope::Http(_) = scope else { return Ok(()) };
-            let _ = receive.receive().await;
-            let watcher = tokio::spawn(async move {
-                while let Some(event) = receive.receive().await {
-                    if event == ReceiveEvent::Disconnect {
-                        flag.store(1, Ordering::SeqCst);
-                    }
-                }
-            });
-            let sender = tokio::spawn(async move {
-                start(&scope, &mut send).await?;
-                for _ in 0..400 {
-                    send.body(Bytes::from(vec![b'y'; 16 * 1024]), true).await?;
-                }
-                send.body(Bytes::new(), false).await?;
-                Ok::<(), AppError>(())
-            });
-            sender.await.unwrap()?;
-            tokio::time::timeout(Duration::from_secs(3), watcher).await.unwrap().unwrap();
-            Ok::<(), AppError>(())
-        }
-    };
-    let server = TestServer::start(app).await;
-    let out =
-        raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(6))
-            .await;
-    assert_eq!(out.matches('y').count(), 400 * 16 * 1024);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(saw_disconnect.load(Ordering::SeqCst), 1, "the watching task heard the response end");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_closing_is_reported_to_a_waiting_app() {
-    let heard = Arc::new(AtomicUsize::new(0));
-    let flag = heard.clone();
-    let app = move |scope: Scope, mut receive: Receiver, _send: Sender| {
-        let flag = flag.clone();
-        async move {
-            if let Scope::Http(_) = scope {
-                let _ = receive.receive().await;
-                if receive.receive().await == Some(ReceiveEvent::Disconnect) {
-                    flag.store(1, Ordering::SeqCst);
-                }
-            }
-            Ok::<(), AppError>(())
-        }
-    };
-    let server = TestServer::start(app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(stream);
-    for _ in 0..50 {
-        if heard.load(Ordering::SeqCst) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(heard.load(Ordering::SeqCst), 1, "a long-poll app must learn that its client left");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_that_never_reads_is_dropped_at_the_send_timeout() {
-    let mut config = test_config();
-    config.send_timeout = Duration::from_millis(300);
-    let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
-        start(&scope, &mut send).await?;
-        loop {
-            send.body(Bytes::from(vec![b'z'; 64 * 1024]), true).await?;
-        }
-    };
-    let server = TestServer::start_with(config, app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // The server gave up: reading now reaches the end (or a reset) instead of data forever.
-    let mut total = 0usize;
-    let mut buf = vec![0u8; 64 * 1024];
-    let ended = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => total += n,
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the connection was still streaming after the send timeout");
-    assert!(total < 64 * 1024 * 1024, "read {total} bytes");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn head_with_an_empty_body_gets_no_made_up_length() {
-    let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
-        start(&scope, &mut send).await?;
-        send.body(Bytes::new(), false).await?;
-        Ok::<(), AppError>(())
-    };
-    let server = TestServer::start(app).await;
-    let out =
-        raw(server.addr, b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(2))
-            .await;
-    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    assert!(!out.contains("content-length"), "{out}");
-    server.stop().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn early_answer_to_an_unread_upload_reaches_the_client() {
-    let server = TestServer::start(test_app).await;
-    for _ in 0..3 {
-        let mut stream = TcpStream::connect(server.addr).await.unwrap();
-        stream
-            .write_all(b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n")
-            .await
-            .unwrap();
-        let chunk = vec![b'u'; 64 * 1024];
-        for _ in 0..30 {
-            if stream.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        let out = read_until_close(&mut stream, Duration::from_secs(4)).await;
-        assert!(out.starts_with("HTTP/1.1 200 OK") && out.contains("connection: close"), "{out}");
-    }
-    server.stop().await.unwrap();
-}
-
 fn file_app(path: std::path::PathBuf) -> impl milpa::App {
     move |scope: Scope, _receive: Receiver, mut send: Sender| {
         let path = path.clone();
@@ -235,77 +53,254 @@ fn file_app(path: std::path::PathBuf) -> impl milpa::App {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn file_responses_stream_the_file_with_its_length() {
-    let dir = std::env::temp_dir().join(format!("milpa-file-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("big.bin");
-    let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&path, &contents).unwrap();
-    let server = TestServer::start(file_app(path)).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut out = Vec::new();
-    let finished = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
-    assert!(finished.is_ok(), "stalled after {} bytes", out.len());
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let head = String::from_utf8_lossy(&out[..split]);
-    assert!(head.contains("content-length: 3000000\r\n"), "{head}");
-    assert!(out[split..] == contents[..], "the body is the file");
-    server.stop().await.unwrap();
-}
+on_every_runtime! {
+    async fn waiting_for_a_trickled_body_does_not_spin() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counter = polls.clone();
+        let app = move |scope: Scope, receive: Receiver, send: Sender| {
+            let inner = Box::pin(test_app(scope, receive, send));
+            Counted { inner, polls: counter.clone() }
+        };
+        let server = TestServer::start(app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(b"cd").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = polls.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during_wait = polls.load(Ordering::Relaxed) - before;
+        assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+        stream.write_all(b"efghij").await.unwrap();
+        stream.shutdown().await.unwrap();
+        let out = read_until_close(&mut stream, Duration::from_secs(3)).await;
+        assert!(out.ends_with("\r\n\r\nabcdefghij"), "{out}");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_file_is_a_500() {
-    let server = TestServer::start(file_app("/nonexistent/milpa/file".into())).await;
-    let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;
-    assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
-    server.stop().await.unwrap();
-}
+    async fn large_streamed_response_is_complete_when_the_app_returns_at_once() {
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            start(&scope, &mut send).await?;
+            for _ in 0..40 {
+                send.body(Bytes::from(vec![b'x'; 64 * 1024]), true).await?;
+            }
+            send.body(Bytes::new(), false).await?;
+            Ok::<(), AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let out =
+            raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5))
+                .await;
+        assert_eq!(out.matches('x').count(), 40 * 64 * 1024);
+        assert!(out.ends_with("\r\n0\r\n\r\n"), "the chunked body must end");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn handler_sees_a_truncated_upload_as_an_error() {
-    let outcome = Arc::new(std::sync::Mutex::new(String::new()));
-    let seen = outcome.clone();
-    let app = milpa::handler(move |request: http::Request<milpa::Body>| {
-        let seen = seen.clone();
-        async move {
-            let result = request.into_body().collect(1 << 20).await;
-            *seen.lock().unwrap() = match result {
-                Ok(bytes) => format!("complete {}", bytes.len()),
-                Err(error) => format!("error {error}"),
-            };
-            http::Response::new(milpa::Body::empty())
+    async fn app_may_receive_and_send_from_different_tasks() {
+        let saw_disconnect = Arc::new(AtomicUsize::new(0));
+        let flag = saw_disconnect.clone();
+        // The application's helper tasks run on the test's tokio runtime, whatever
+        // runtime the server is on: the point is that they are other tasks.
+        let tasks = tokio::runtime::Handle::current();
+        let app = move |scope: Scope, mut receive: Receiver, mut send: Sender| {
+            let flag = flag.clone();
+            let tasks = tasks.clone();
+            async move {
+                let Scope::Http(_) = scope else { return Ok(()) };
+                let _ = receive.receive().await;
+                let watcher = tasks.spawn(async move {
+                    while let Some(event) = receive.receive().await {
+                        if event == ReceiveEvent::Disconnect {
+                            flag.store(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+                let sender = tasks.spawn(async move {
+                    start(&scope, &mut send).await?;
+                    for _ in 0..400 {
+                        send.body(Bytes::from(vec![b'y'; 16 * 1024]), true).await?;
+                    }
+                    send.body(Bytes::new(), false).await?;
+                    Ok::<(), AppError>(())
+                });
+                sender.await.unwrap()?;
+                watcher.await.unwrap();
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let out =
+            raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(6))
+                .await;
+        assert_eq!(out.matches('y').count(), 400 * 16 * 1024);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(saw_disconnect.load(Ordering::SeqCst), 1, "the watching task heard the response end");
+        server.stop().await.unwrap();
+    }
+
+    async fn client_closing_is_reported_to_a_waiting_app() {
+        let heard = Arc::new(AtomicUsize::new(0));
+        let flag = heard.clone();
+        let app = move |scope: Scope, mut receive: Receiver, _send: Sender| {
+            let flag = flag.clone();
+            async move {
+                if let Scope::Http(_) = scope {
+                    let _ = receive.receive().await;
+                    if receive.receive().await == Some(ReceiveEvent::Disconnect) {
+                        flag.store(1, Ordering::SeqCst);
+                    }
+                }
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(stream);
+        for _ in 0..50 {
+            if heard.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    });
-    let server = TestServer::start(app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(stream);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let outcome = outcome.lock().unwrap().clone();
-    assert!(outcome.starts_with("error"), "{outcome}");
-    server.stop().await.unwrap();
-}
+        assert_eq!(heard.load(Ordering::SeqCst), 1, "a long-poll app must learn that its client left");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protocol_switch_the_connection_cannot_serve_is_a_500() {
-    let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
-        if let Scope::Http(_) = scope {
-            let headers = vec![(Bytes::from_static(b"upgrade"), Bytes::from_static(b"websocket"))];
-            send.send(SendEvent::ResponseStart {
-                status: StatusCode::SWITCHING_PROTOCOLS,
-                headers,
-                trailers: false,
-            })
-            .await?;
+    async fn client_that_never_reads_is_dropped_at_the_send_timeout() {
+        let mut config = test_config();
+        config.send_timeout = Duration::from_millis(300);
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            start(&scope, &mut send).await?;
+            loop {
+                send.body(Bytes::from(vec![b'z'; 64 * 1024]), true).await?;
+            }
+        };
+        let server = TestServer::start_with(config, app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The server gave up: reading now reaches the end (or a reset) instead of data forever.
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 64 * 1024];
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => total += n,
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the connection was still streaming after the send timeout");
+        assert!(total < 64 * 1024 * 1024, "read {total} bytes");
+        server.stop().await.unwrap();
+    }
+
+    async fn head_with_an_empty_body_gets_no_made_up_length() {
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            start(&scope, &mut send).await?;
+            send.body(Bytes::new(), false).await?;
+            Ok::<(), AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let out =
+            raw(server.addr, b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(2))
+                .await;
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(!out.contains("content-length"), "{out}");
+        server.stop().await.unwrap();
+    }
+
+    async fn early_answer_to_an_unread_upload_reaches_the_client() {
+        let server = TestServer::start(test_app).await;
+        for _ in 0..3 {
+            let mut stream = TcpStream::connect(server.addr).await.unwrap();
+            stream
+                .write_all(b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 4000000\r\n\r\n")
+                .await
+                .unwrap();
+            let chunk = vec![b'u'; 64 * 1024];
+            for _ in 0..30 {
+                if stream.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let out = read_until_close(&mut stream, Duration::from_secs(4)).await;
+            assert!(out.starts_with("HTTP/1.1 200 OK") && out.contains("connection: close"), "{out}");
         }
-        Ok::<(), AppError>(())
-    };
-    let server = TestServer::start(app).await;
-    let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
-    let out = raw(server.addr, request, Duration::from_secs(2)).await;
-    assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
-    server.stop().await.unwrap();
+        server.stop().await.unwrap();
+    }
+
+    async fn file_responses_stream_the_file_with_its_length() {
+        let dir = std::env::temp_dir().join(format!("milpa-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.bin");
+        let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &contents).unwrap();
+        let server = TestServer::start(file_app(path)).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut out = Vec::new();
+        let finished = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+        assert!(finished.is_ok(), "stalled after {} bytes", out.len());
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&out[..split]);
+        assert!(head.contains("content-length: 3000000\r\n"), "{head}");
+        assert!(out[split..] == contents[..], "the body is the file");
+        server.stop().await.unwrap();
+    }
+
+    async fn missing_file_is_a_500() {
+        let server = TestServer::start(file_app("/nonexistent/milpa/file".into())).await;
+        let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;
+        assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
+        server.stop().await.unwrap();
+    }
+
+    async fn handler_sees_a_truncated_upload_as_an_error() {
+        let outcome = Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = outcome.clone();
+        let app = milpa::handler(move |request: http::Request<milpa::Body>| {
+            let seen = seen.clone();
+            async move {
+                let result = request.into_body().collect(1 << 20).await;
+                *seen.lock().unwrap() = match result {
+                    Ok(bytes) => format!("complete {}", bytes.len()),
+                    Err(error) => format!("error {error}"),
+                };
+                http::Response::new(milpa::Body::empty())
+            }
+        });
+        let server = TestServer::start(app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let outcome = outcome.lock().unwrap().clone();
+        assert!(outcome.starts_with("error"), "{outcome}");
+        server.stop().await.unwrap();
+    }
+
+    async fn protocol_switch_the_connection_cannot_serve_is_a_500() {
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            if let Scope::Http(_) = scope {
+                let headers = vec![(Bytes::from_static(b"upgrade"), Bytes::from_static(b"websocket"))];
+                send.send(SendEvent::ResponseStart {
+                    status: StatusCode::SWITCHING_PROTOCOLS,
+                    headers,
+                    trailers: false,
+                })
+                .await?;
+            }
+            Ok::<(), AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+        let out = raw(server.addr, request, Duration::from_secs(2)).await;
+        assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
+        server.stop().await.unwrap();
+    }
 }

@@ -64,107 +64,103 @@ async fn tls_app(scope: Scope, receive: Receiver, mut send: Sender) -> Result<()
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hyper_over_tls_gets_https_scope_with_sni_and_alpn() {
-    let cert = certificate("hyper");
-    let server = TestServer::start_with(tls_config(&cert), tls_app).await;
-    let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let tls =
-        client(&cert, &[b"http/1.1"]).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-    tokio::spawn(conn);
-    for _ in 0..2 {
-        sender.ready().await.unwrap();
-        let request = Request::get("/").header("host", "localhost").body(Empty::<Bytes>::new()).unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, "https Some(\"localhost\") Some([104, 116, 116, 112, 47, 49, 46, 49]) TLSv1_3");
+on_every_runtime! {
+    async fn hyper_over_tls_gets_https_scope_with_sni_and_alpn() {
+        let cert = certificate("hyper");
+        let server = TestServer::start_with(tls_config(&cert), tls_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let tls =
+            client(&cert, &[b"http/1.1"]).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(conn);
+        for _ in 0..2 {
+            sender.ready().await.unwrap();
+            let request = Request::get("/").header("host", "localhost").body(Empty::<Bytes>::new()).unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "https Some(\"localhost\") Some([104, 116, 116, 112, 47, 49, 46, 49]) TLSv1_3");
+        }
+        server.stop().await.unwrap();
     }
-    server.stop().await.unwrap();
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alpn_mismatch_is_refused_with_no_application_protocol() {
-    let cert = certificate("alpn");
-    let server = TestServer::start_with(tls_config(&cert), tls_app).await;
-    let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let error = client(&cert, &[b"h3-only"])
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap_err();
-    assert!(error.to_string().contains("NoApplicationProtocol"), "{error}");
-    server.stop().await.unwrap();
-}
+    async fn alpn_mismatch_is_refused_with_no_application_protocol() {
+        let cert = certificate("alpn");
+        let server = TestServer::start_with(tls_config(&cert), tls_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let error = client(&cert, &[b"h3-only"])
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("NoApplicationProtocol"), "{error}");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_tcp_connection_is_closed_at_the_handshake_timeout() {
-    let cert = certificate("silent");
-    let mut config = tls_config(&cert);
-    config.tls_handshake_timeout = Duration::from_millis(300);
-    let server = TestServer::start_with(config, tls_app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    let started = std::time::Instant::now();
-    let mut buf = [0u8; 16];
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.unwrap();
-    assert!(matches!(read, Ok(0) | Err(_)), "closed without a word");
-    assert!(started.elapsed() < Duration::from_secs(3));
-    server.stop().await.unwrap();
-}
+    async fn silent_tcp_connection_is_closed_at_the_handshake_timeout() {
+        let cert = certificate("silent");
+        let mut config = tls_config(&cert);
+        config.tls_handshake_timeout = Duration::from_millis(300);
+        let server = TestServer::start_with(config, tls_app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.unwrap();
+        assert!(matches!(read, Ok(0) | Err(_)), "closed without a word");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_http_to_a_tls_port_is_refused() {
-    let cert = certificate("plain");
-    let server = TestServer::start_with(tls_config(&cert), tls_app).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
-    let out = read_until_close(&mut stream, Duration::from_secs(3)).await;
-    assert!(!out.contains("HTTP/1.1 200"), "{out}");
-    server.stop().await.unwrap();
-}
+    async fn plain_http_to_a_tls_port_is_refused() {
+        let cert = certificate("plain");
+        let server = TestServer::start_with(tls_config(&cert), tls_app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+        let out = read_until_close(&mut stream, Duration::from_secs(3)).await;
+        assert!(!out.contains("HTTP/1.1 200"), "{out}");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn insecure_bind_serves_plain_text_beside_tls() {
-    let cert = certificate("insecure");
-    let mut config = tls_config(&cert);
-    config.insecure_bind = vec!["127.0.0.1:0".to_owned()];
-    let server = TestServer::start_with(config, tls_app).await;
-    let plain = server.addrs[1];
-    let out =
-        raw(plain, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3)).await;
-    assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("http "), "{out}");
-    server.stop().await.unwrap();
-}
+    async fn insecure_bind_serves_plain_text_beside_tls() {
+        let cert = certificate("insecure");
+        let mut config = tls_config(&cert);
+        config.insecure_bind = vec!["127.0.0.1:0".to_owned()];
+        let server = TestServer::start_with(config, tls_app).await;
+        let plain = server.addrs[1];
+        let out =
+            raw(plain, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(3)).await;
+        assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("http "), "{out}");
+        server.stop().await.unwrap();
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn curl_over_https_and_old_tls_refused() {
-    require("curl");
-    let cert = certificate("curl");
-    let server = TestServer::start_with(tls_config(&cert), tls_app).await;
-    let url = format!("https://localhost:{}/", server.addr.port());
-    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
-    let cacert = cert.dir.join("cert.pem");
-    let output = tokio::process::Command::new("curl")
-        .args([
-            "-s",
-            "--cacert",
-            cacert.to_str().unwrap(),
-            "--resolve",
-            &resolve,
-            "-w",
-            " %{http_version}",
-            &url,
-        ])
-        .output()
-        .await
-        .unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(out.starts_with("https Some(\"localhost\")") && out.ends_with(" 1.1"), "{out}");
-    let old = tokio::process::Command::new("curl")
-        .args(["-s", "-k", "--tlsv1.0", "--tls-max", "1.1", "--resolve", &resolve, &url])
-        .output()
-        .await
-        .unwrap();
-    assert!(!old.status.success(), "TLS 1.1 must be refused");
-    server.stop().await.unwrap();
+    async fn curl_over_https_and_old_tls_refused() {
+        require("curl");
+        let cert = certificate("curl");
+        let server = TestServer::start_with(tls_config(&cert), tls_app).await;
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+        let cacert = cert.dir.join("cert.pem");
+        let output = tokio::process::Command::new("curl")
+            .args([
+                "-s",
+                "--cacert",
+                cacert.to_str().unwrap(),
+                "--resolve",
+                &resolve,
+                "-w",
+                " %{http_version}",
+                &url,
+            ])
+            .output()
+            .await
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(out.starts_with("https Some(\"localhost\")") && out.ends_with(" 1.1"), "{out}");
+        let old = tokio::process::Command::new("curl")
+            .args(["-s", "-k", "--tlsv1.0", "--tls-max", "1.1", "--resolve", &resolve, &url])
+            .output()
+            .await
+            .unwrap();
+        assert!(!old.status.success(), "TLS 1.1 must be refused");
+        server.stop().await.unwrap();
+    }
 }

@@ -70,8 +70,8 @@ async fn route(scope: &HttpScope) -> (StatusCode, &'static str, Bytes) {
     {
         let delay = query_param(&scope.query_string, "delay_ms").and_then(|d| d.parse::<u64>().ok());
         if let Some(delay) = delay.filter(|&d| d > 0) {
-            // Boxed so the timer does not bloat every request's future, delayed or not.
-            Box::pin(tokio::time::sleep(Duration::from_millis(delay.min(MAX_DELAY_MS)))).await;
+            // async-io's timer works on every runtime the server can run on.
+            async_io::Timer::after(Duration::from_millis(delay.min(MAX_DELAY_MS))).await;
         }
         return (StatusCode::OK, JSON, message_body(index));
     }

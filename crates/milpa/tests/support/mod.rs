@@ -11,13 +11,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+/// How the server's task ends, whatever it runs on.
+enum Done {
+    Tokio(tokio::task::JoinHandle<Result<(), milpa::ServeError>>),
+    Thread(std::thread::JoinHandle<Result<(), milpa::ServeError>>),
+}
+
 /// A running server; dropping it does not stop it, call [`TestServer::stop`].
 pub struct TestServer {
     pub addr: SocketAddr,
     /// Every bound address (TLS ones first, then `insecure_bind`).
     pub addrs: Vec<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<Result<(), milpa::ServeError>>,
+    done: Done,
 }
 
 impl TestServer {
@@ -25,22 +31,44 @@ impl TestServer {
         Self::start_with(test_config(), app).await
     }
 
+    /// Starts the server on the runtime of the running test (tokio outside `on_every_runtime!`).
     pub async fn start_with(config: Config, app: impl App) -> Self {
-        let server = Server::bind(milpa::tokio::Tokio::current(), config).unwrap();
-        let addrs = server.local_addrs();
-        let addr = addrs[0];
         let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server.serve(app, async move {
+        let shutdown = async move {
             let _ = stopped.await;
-        }));
-        Self { addr, addrs, stop: Some(stop), done }
+        };
+        let rt = RUNTIME.try_with(|rt| *rt).unwrap_or(Rt::Tokio);
+        let (addrs, done) = match rt {
+            Rt::Tokio => {
+                let server = Server::bind(milpa::tokio::Tokio::current(), config).unwrap();
+                let addrs = server.local_addrs();
+                (addrs, Done::Tokio(tokio::spawn(server.serve(app, shutdown))))
+            }
+            #[cfg(feature = "smol")]
+            Rt::Smol => on_thread(move |addrs| {
+                milpa::smol::block_on(1, |rt| async move {
+                    let server = Server::bind(rt, config)?;
+                    let _ = addrs.send(server.local_addrs());
+                    server.serve(app, shutdown).await
+                })
+            }),
+            #[cfg(feature = "async-std")]
+            Rt::AsyncStd => on_thread(move |addrs| {
+                milpa::async_std::block_on(async move {
+                    let server = Server::bind(milpa::async_std::AsyncStd, config)?;
+                    let _ = addrs.send(server.local_addrs());
+                    server.serve(app, shutdown).await
+                })
+            }),
+        };
+        Self { addr: addrs[0], addrs, stop: Some(stop), done }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Triggers a graceful shutdown and returns a handle resolving when it is done.
+    /// Triggers a graceful shutdown.
     pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -49,8 +77,27 @@ impl TestServer {
 
     pub async fn stop(mut self) -> Result<(), milpa::ServeError> {
         self.begin_stop();
-        tokio::time::timeout(Duration::from_secs(10), self.done).await.expect("shutdown in time").unwrap()
+        let joined = async {
+            match self.done {
+                Done::Tokio(handle) => handle.await.unwrap(),
+                Done::Thread(handle) => {
+                    tokio::task::spawn_blocking(move || handle.join().unwrap()).await.unwrap()
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), joined).await.expect("shutdown in time")
     }
+}
+
+/// Runs a server on a thread of its own (for runtimes other than the test's tokio).
+#[allow(dead_code)]
+fn on_thread(
+    run: impl FnOnce(std::sync::mpsc::Sender<Vec<SocketAddr>>) -> Result<(), milpa::ServeError> + Send + 'static,
+) -> (Vec<SocketAddr>, Done) {
+    let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || run(addrs_tx));
+    let addrs = addrs_rx.recv_timeout(Duration::from_secs(10)).expect("the server bound its listeners");
+    (addrs, Done::Thread(handle))
 }
 
 pub fn test_config() -> Config {
@@ -174,7 +221,8 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
             respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"hinted")).await
         }
         "/slow" => {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // async-io's timer works whichever runtime the server runs on.
+            async_io::Timer::after(Duration::from_millis(500)).await;
             respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"slow done")).await
         }
         "/panic" => panic!("the application panicked on purpose"),
@@ -199,4 +247,62 @@ pub fn require(tool: &str) {
         found.status.success(),
         "{tool} is not installed: run the tests with scripts/test.sh, which installs it"
     );
+}
+
+/// The runtime a test's server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rt {
+    Tokio,
+    #[cfg(feature = "smol")]
+    Smol,
+    #[cfg(feature = "async-std")]
+    AsyncStd,
+}
+
+tokio::task_local! {
+    /// Set by `on_every_runtime!` for the test running in this task.
+    pub static RUNTIME: Rt;
+}
+
+/// Runs every test given once per runtime milpa was built with: the clients
+/// stay on tokio, the server runs on tokio, smol or async-std.
+#[macro_export]
+macro_rules! on_every_runtime {
+    ($($(#[$meta:meta])* async fn $name:ident() $body:block)*) => {
+        mod tokio_runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    support::RUNTIME.scope(support::Rt::Tokio, async $body).await
+                }
+            )*
+        }
+        #[cfg(feature = "smol")]
+        mod smol_runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    support::RUNTIME.scope(support::Rt::Smol, async $body).await
+                }
+            )*
+        }
+        #[cfg(feature = "async-std")]
+        mod async_std_runtime {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    support::RUNTIME.scope(support::Rt::AsyncStd, async $body).await
+                }
+            )*
+        }
+    };
 }

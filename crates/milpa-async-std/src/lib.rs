@@ -1,0 +1,142 @@
+//! milpa's runtime adapter for async-std. async-std is deprecated upstream (its
+//! authors point to smol); this adapter stays thin and behind milpa's
+//! `async-std` feature for applications that still run on it. Tasks and
+//! blocking work go to async-std; sockets and timers use `async-io`, the reactor
+//! async-std itself runs on. The `milpa` crate implements its `Runtime` trait
+//! on [`AsyncStd`] when the feature is on.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_io::{Async, Timer};
+use futures_lite::StreamExt;
+
+/// A handle to the async-std runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
+
+impl AsyncStd {
+    /// Runs `future` as a new task.
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(async_std::task::spawn(future));
+    }
+
+    /// Runs blocking `work` on async-std's blocking pool.
+    pub fn spawn_blocking<F: FnOnce() + Send + 'static>(&self, work: F) {
+        drop(async_std::task::spawn_blocking(work));
+    }
+
+    /// A timer that fires at `deadline`.
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep(Timer::at(deadline))
+    }
+
+    /// Registers a bound, listening std socket with the reactor.
+    pub fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Async::new(listener).map(TcpListener)
+    }
+
+    /// Resolves on SIGINT or SIGTERM.
+    pub async fn shutdown_signal() {
+        use async_signal::{Signal, Signals};
+        match Signals::new([Signal::Int, Signal::Term]) {
+            Ok(mut signals) => {
+                signals.next().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// Runs `future` to completion on async-std's global executor.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    async_std::task::block_on(future)
+}
+
+/// A timer; re-arm it with [`Sleep::reset`].
+#[derive(Debug)]
+pub struct Sleep(Timer);
+
+impl Sleep {
+    /// Moves the deadline.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+/// A listening TCP socket.
+#[derive(Debug)]
+pub struct TcpListener(Async<std::net::TcpListener>);
+
+impl TcpListener {
+    /// Accepts a connection, with `TCP_NODELAY` set.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Ok((stream, peer)) => {
+                    stream.set_nodelay(true)?;
+                    return Poll::Ready(Async::new(stream).map(|stream| (TcpStream(stream), peer)));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    std::task::ready!(self.0.poll_readable(cx))?;
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+/// A connected TCP stream speaking the `futures-io` traits.
+#[derive(Debug)]
+pub struct TcpStream(Async<std::net::TcpStream>);
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    /// Flushes, then shuts the write side down so the peer sees the end (async-io's
+    /// own `poll_close` only flushes).
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(Pin::new(&mut self.0).poll_flush(cx))?;
+        match self.0.get_ref().shutdown(std::net::Shutdown::Write) {
+            Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
