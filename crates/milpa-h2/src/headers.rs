@@ -1,0 +1,258 @@
+//! Validation of header sections (RFC 9113 §8.1–§8.3, RFC 8441 §4): requests and trailers
+//! the client sends, and the fields the application asks us to send.
+
+use bytes::Bytes;
+use http::Method;
+use milpa_hpack::HeaderField;
+
+use crate::error::Malformed;
+use crate::event::Request;
+use crate::priority::Priority;
+
+/// Checks a decoded request header section and splits it into a [`Request`].
+pub(crate) fn request(fields: Vec<HeaderField>, connect_protocol: bool) -> Result<Request, Malformed> {
+    let mut method = None;
+    let mut scheme = None;
+    let mut authority = None;
+    let mut path = None;
+    let mut protocol = None;
+    let mut host = None;
+    let mut content_length = None;
+    let mut priority = None;
+    let mut headers = Vec::with_capacity(fields.len());
+    for field in fields {
+        check_value(&field.value)?;
+        if field.name.first() == Some(&b':') {
+            if !headers.is_empty() {
+                return Err(Malformed::PseudoHeaderAfterRegular);
+            }
+            let slot = match &field.name[..] {
+                b":method" => &mut method,
+                b":scheme" => &mut scheme,
+                b":authority" => &mut authority,
+                b":path" => &mut path,
+                b":protocol" => &mut protocol,
+                _ => return Err(Malformed::UnknownPseudoHeader),
+            };
+            if slot.replace(field.value).is_some() {
+                return Err(Malformed::DuplicatePseudoHeader);
+            }
+            continue;
+        }
+        check_regular(&field)?;
+        match &field.name[..] {
+            b"content-length" => content_length = Some(merge_content_length(content_length, &field.value)?),
+            b"host" => host = Some(field.value.clone()),
+            b"priority" => priority = Priority::parse(&field.value).or(priority),
+            _ => {}
+        }
+        headers.push(field);
+    }
+
+    let method: Bytes = method.ok_or(Malformed::MissingPseudoHeader)?;
+    let method = Method::from_bytes(&method).map_err(|_| Malformed::InvalidMethod)?;
+    if method == Method::CONNECT && protocol.is_none() {
+        // RFC 9113 §8.5: only `:authority`.
+        if scheme.is_some() || path.is_some() {
+            return Err(Malformed::ConnectWithSchemeOrPath);
+        }
+        if authority.is_none() {
+            return Err(Malformed::MissingPseudoHeader);
+        }
+    } else {
+        if protocol.is_some() && (method != Method::CONNECT || !connect_protocol) {
+            return Err(Malformed::UnexpectedProtocol);
+        }
+        let (Some(scheme), Some(path)) = (&scheme, &path) else {
+            return Err(Malformed::MissingPseudoHeader);
+        };
+        if protocol.is_some() && authority.is_none() {
+            return Err(Malformed::MissingPseudoHeader);
+        }
+        check_path(&method, scheme, path)?;
+    }
+    if let (Some(host), Some(authority)) = (&host, &authority)
+        && !host.eq_ignore_ascii_case(authority)
+    {
+        return Err(Malformed::HostMismatch);
+    }
+    Ok(Request {
+        method,
+        scheme,
+        authority,
+        path,
+        protocol,
+        headers,
+        content_length,
+        priority: priority.unwrap_or_default(),
+    })
+}
+
+/// Checks a decoded trailer section: regular fields only.
+pub(crate) fn trailers(fields: Vec<HeaderField>) -> Result<Vec<HeaderField>, Malformed> {
+    for field in &fields {
+        if field.name.first() == Some(&b':') {
+            return Err(Malformed::PseudoHeaderInTrailers);
+        }
+        check_value(&field.value)?;
+        check_regular(field)?;
+    }
+    Ok(fields)
+}
+
+/// What to do with a field the application wants to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outgoing {
+    /// Send it.
+    Keep,
+    /// A connection-specific field HTTP/2 cannot carry: drop it silently (an application
+    /// written for HTTP/1.1 may set `connection: close` or `transfer-encoding`).
+    Drop,
+}
+
+/// Checks a field the application wants to send. `Err` for names that are not lowercase
+/// tokens (pseudo-headers included) and for values HTTP/2 forbids.
+pub(crate) fn outgoing(name: &[u8], value: &[u8]) -> Result<Outgoing, ()> {
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+        return Err(());
+    }
+    check_value(value).map_err(|_| ())?;
+    Ok(match name {
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
+            Outgoing::Drop
+        }
+        _ => Outgoing::Keep,
+    })
+}
+
+/// Checks a regular (non-pseudo) received field's name and the connection-specific rules.
+fn check_regular(field: &HeaderField) -> Result<(), Malformed> {
+    check_name(&field.name)?;
+    match &field.name[..] {
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
+            Err(Malformed::ConnectionSpecific)
+        }
+        b"te" if &field.value[..] != b"trailers" => Err(Malformed::InvalidTe),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 9113 §8.2.1: lowercase, and (stricter) a token.
+fn check_name(name: &[u8]) -> Result<(), Malformed> {
+    if name.is_empty() {
+        return Err(Malformed::EmptyName);
+    }
+    for &b in name {
+        if b.is_ascii_uppercase() {
+            return Err(Malformed::UppercaseName);
+        }
+        if !is_tchar(b) {
+            return Err(Malformed::InvalidName);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing space or tab.
+fn check_value(value: &[u8]) -> Result<(), Malformed> {
+    if value.iter().any(|&b| matches!(b, b'\0' | b'\r' | b'\n'))
+        || matches!(value.first(), Some(b' ' | b'\t'))
+        || matches!(value.last(), Some(b' ' | b'\t'))
+    {
+        return Err(Malformed::InvalidValue);
+    }
+    Ok(())
+}
+
+/// `:path` must not be empty; for `http`/`https` it starts with `/`, or is `*` for OPTIONS
+/// (RFC 9113 §8.3.1).
+fn check_path(method: &Method, scheme: &[u8], path: &[u8]) -> Result<(), Malformed> {
+    if path.is_empty() {
+        return Err(Malformed::InvalidPath);
+    }
+    if path == b"*" {
+        return if method == Method::OPTIONS { Ok(()) } else { Err(Malformed::InvalidPath) };
+    }
+    if matches!(scheme, b"http" | b"https") && path[0] != b'/' {
+        return Err(Malformed::InvalidPath);
+    }
+    Ok(())
+}
+
+/// Folds one `content-length` field into the value seen so far: every value (a field may
+/// hold a list) must be the same number.
+fn merge_content_length(seen: Option<u64>, value: &[u8]) -> Result<u64, Malformed> {
+    let mut length = seen;
+    for part in value.split(|&b| b == b',') {
+        let part = part.trim_ascii();
+        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+            return Err(Malformed::InvalidContentLength);
+        }
+        let n = part.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if length.is_some_and(|l| l != n) {
+            return Err(Malformed::InvalidContentLength);
+        }
+        length = Some(n);
+    }
+    length.ok_or(Malformed::InvalidContentLength)
+}
+
+/// RFC 9110 §5.6.2 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_')
+        || matches!(b, b'`' | b'|' | b'~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(list: &[(&str, &str)]) -> Vec<HeaderField> {
+        list.iter().map(|(n, v)| HeaderField::new(n.to_string(), v.to_string())).collect()
+    }
+
+    fn get(extra: &[(&str, &str)]) -> Vec<HeaderField> {
+        let mut list = fields(&[(":method", "GET"), (":scheme", "https"), (":path", "/")]);
+        list.extend(fields(extra));
+        list
+    }
+
+    #[test]
+    fn a_plain_get_is_valid() {
+        let request = request(get(&[("accept", "*/*")]), false).unwrap();
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.path(), Some(&b"/"[..]));
+        assert_eq!(request.headers().len(), 1);
+    }
+
+    #[test]
+    fn content_length_lists_must_agree() {
+        assert_eq!(merge_content_length(None, b"5, 5"), Ok(5));
+        assert_eq!(merge_content_length(Some(5), b"6"), Err(Malformed::InvalidContentLength));
+        assert_eq!(merge_content_length(None, b"-1"), Err(Malformed::InvalidContentLength));
+        assert_eq!(merge_content_length(None, b"99999999999999999999"), Err(Malformed::InvalidContentLength));
+    }
+
+    #[test]
+    fn extended_connect_needs_the_setting() {
+        let list = fields(&[
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "https"),
+            (":path", "/chat"),
+            (":authority", "example.com"),
+        ]);
+        assert_eq!(request(list.clone(), false), Err(Malformed::UnexpectedProtocol));
+        assert_eq!(request(list, true).unwrap().protocol(), Some(&b"websocket"[..]));
+    }
+
+    #[test]
+    fn outgoing_fields() {
+        assert_eq!(outgoing(b"content-type", b"text/plain"), Ok(Outgoing::Keep));
+        assert_eq!(outgoing(b"connection", b"close"), Ok(Outgoing::Drop));
+        assert_eq!(outgoing(b"Content-Type", b"x"), Err(()));
+        assert_eq!(outgoing(b":status", b"200"), Err(()));
+        assert_eq!(outgoing(b"x", b"a\r\nb"), Err(()));
+    }
+}
