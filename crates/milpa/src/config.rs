@@ -108,8 +108,7 @@ pub struct Config {
     pub ca_certs: Option<PathBuf>,
     /// Whether clients must present a certificate: `none`, `optional`, `required`.
     pub verify_mode: crate::tls::VerifyMode,
-    /// ALPN protocols offered, in order of preference: `["http/1.1"]` (h2 joins
-    /// when the server speaks it).
+    /// ALPN protocols offered, in order of preference: `["h2", "http/1.1"]`.
     pub alpn_protocols: Vec<String>,
     /// Plain-text listeners beside the TLS ones.
     pub insecure_bind: Vec<String>,
@@ -146,7 +145,7 @@ impl Default for Config {
             self_signed: false,
             ca_certs: None,
             verify_mode: crate::tls::VerifyMode::None,
-            alpn_protocols: vec!["http/1.1".to_owned()],
+            alpn_protocols: vec!["h2".to_owned(), "http/1.1".to_owned()],
             insecure_bind: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
         }
@@ -162,6 +161,14 @@ impl Config {
     /// Resolves every `insecure_bind` entry to socket addresses.
     pub fn insecure_bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
         resolve(&self.insecure_bind)
+    }
+
+    pub(crate) fn h2(&self) -> milpa_h2::Config {
+        let mut h2 = milpa_h2::Config::default();
+        h2.max_requests_per_connection =
+            (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
+        h2.max_header_list_size = u32::try_from(self.h11_max_incomplete_size).unwrap_or(u32::MAX);
+        h2
     }
 
     pub(crate) fn h1(&self) -> milpa_h1::Config {

@@ -57,6 +57,9 @@ struct Shared {
     conn_parked: bool,
     /// The application asked for the request body (reported to the connection once).
     body_asked: bool,
+    /// Body bytes the application took since the connection last asked (HTTP/2
+    /// gives them back to the client's flow-control window).
+    consumed: usize,
     disconnected: bool,
     /// The client closed its side: `receive` reports `Disconnect`, but sends still
     /// go out (a half-closed client may yet read the response).
@@ -167,6 +170,9 @@ impl Receiver {
         poll_fn(|cx| {
             let mut shared = lock(&self.shared);
             if let Some(event) = shared.inbound.pop_front() {
+                if let ReceiveEvent::Request { body, .. } = &event {
+                    shared.consumed += body.len();
+                }
                 shared.wake_conn();
                 return Poll::Ready(Some(event));
             }
@@ -248,6 +254,7 @@ impl Exchange {
             conn_waker: None,
             conn_parked: false,
             body_asked: false,
+            consumed: 0,
             disconnected: false,
             peer_closed: false,
             disconnect_delivered: false,
@@ -277,6 +284,7 @@ impl Exchange {
             shared.send_waker = None;
             shared.conn_parked = false;
             shared.body_asked = false;
+            shared.consumed = 0;
             shared.disconnected = false;
             shared.peer_closed = false;
             shared.disconnect_delivered = false;
@@ -335,6 +343,26 @@ impl Exchange {
         let mut shared = lock(&self.shared);
         shared.peer_closed = true;
         shared.wake_receiver();
+    }
+
+    /// Body bytes the application consumed since the last call.
+    pub(crate) fn take_consumed(&self) -> usize {
+        std::mem::take(&mut lock(&self.shared).consumed)
+    }
+
+    /// Drops the body pieces the application never read and returns their size.
+    pub(crate) fn drain_unread_body(&self) -> usize {
+        let mut shared = lock(&self.shared);
+        let unread = shared
+            .inbound
+            .iter()
+            .map(|event| match event {
+                ReceiveEvent::Request { body, .. } => body.len(),
+                _ => 0,
+            })
+            .sum();
+        shared.inbound.clear();
+        unread
     }
 
     /// Whether the application has sent events the connection has not taken yet.

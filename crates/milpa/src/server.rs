@@ -127,6 +127,7 @@ impl<R: Runtime> Server<R> {
                 app: app.clone(),
                 config: config.clone(),
                 h1: config.h1(),
+                h2: config.h2(),
                 state: state.clone(),
                 access_log: access_log.clone(),
                 scheme,
@@ -197,11 +198,46 @@ async fn accept_loop<R: Runtime>(
     }
 }
 
-/// Runs the TLS handshake (under its timeout) when the listener speaks TLS,
-/// then the HTTP/1.1 driver.
-async fn serve_connection<R: Runtime>(rt: R, stream: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+/// The client connection preface: a plain-text connection that starts with it
+/// speaks HTTP/2 with prior knowledge.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the first bytes tell the protocol: the HTTP/2 preface, or
+/// anything else (HTTP/1.1). Returns the bytes read and whether they are HTTP/2.
+async fn sniff<S: futures_io::AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<(bytes::Bytes, bool)> {
+    let mut buf = [0u8; PREFACE.len()];
+    let mut filled = 0;
+    while filled < PREFACE.len() && buf[..filled] == PREFACE[..filled] {
+        let read =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[filled..]))
+                .await?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    let h2 = filled == PREFACE.len() && buf == *PREFACE;
+    Ok((bytes::Bytes::copy_from_slice(&buf[..filled]), h2))
+}
+
+/// Runs the TLS handshake (under its timeout) when the listener speaks TLS, then
+/// the driver of the protocol ALPN chose; on plain text, HTTP/2 when the client
+/// starts with the HTTP/2 preface (prior knowledge), else HTTP/1.1.
+async fn serve_connection<R: Runtime>(rt: R, mut stream: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
     let Some(tls) = ctx.tls.clone() else {
-        return driver::h1::serve(rt, stream, peer, ctx, None).await;
+        // The header read timeout bounds a client that sends nothing.
+        let deadline = rt.sleep_until(Instant::now() + ctx.config.header_read_timeout);
+        let sniffed = race(async { Some(sniff(&mut stream).await) }, async {
+            deadline.await;
+            None
+        })
+        .await;
+        return match sniffed {
+            Some(Ok((initial, true))) => driver::h2::serve(rt, stream, peer, ctx, None, initial).await,
+            Some(Ok((initial, false))) => driver::h1::serve(rt, stream, peer, ctx, None, initial).await,
+            Some(Err(error)) => tracing::debug!(%error, %peer, "connection failed before its first request"),
+            None => tracing::debug!(%peer, "connection sent nothing"),
+        };
     };
     let deadline = rt.sleep_until(Instant::now() + ctx.config.tls_handshake_timeout);
     let handshake = async { Some(crate::tls::accept(stream, tls).await) };
@@ -212,7 +248,11 @@ async fn serve_connection<R: Runtime>(rt: R, stream: R::Stream, peer: SocketAddr
     match race(handshake, timed_out).await {
         Some(Ok(stream)) => {
             let info = Arc::new(stream.info());
-            driver::h1::serve(rt, stream, peer, ctx, Some(info)).await;
+            if info.alpn.as_deref() == Some(b"h2") {
+                driver::h2::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new()).await;
+            } else {
+                driver::h1::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new()).await;
+            }
         }
         Some(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
         None => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -38,20 +38,24 @@ const ROUNDS_PER_WAKE: usize = 32;
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 256 * 1024;
 
-/// Serves one HTTP/1.1 connection until it closes.
+/// Serves one HTTP/1.1 connection until it closes. `initial` holds bytes already
+/// read while sniffing the protocol.
 pub(crate) async fn serve<R, S>(
     rt: R,
     io: S,
     peer: SocketAddr,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
+    initial: Bytes,
 ) where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let now = Instant::now();
+    let mut conn = Connection::new(ctx.h1.clone(), now);
+    conn.receive(now, &initial);
     let driver = Driver {
-        conn: Connection::new(ctx.h1.clone(), now),
+        conn,
         graceful: ctx.graceful.watch(),
         force: ctx.force.watch(),
         rt,

@@ -6,6 +6,7 @@
 
 mod file;
 pub(crate) mod h1;
+pub(crate) mod h2;
 mod write;
 
 use std::any::Any;
@@ -26,6 +27,7 @@ pub(crate) struct ConnContext {
     pub(crate) app: Arc<dyn App>,
     pub(crate) config: Arc<Config>,
     pub(crate) h1: milpa_h1::Config,
+    pub(crate) h2: milpa_h2::Config,
     pub(crate) state: State,
     pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) scheme: &'static str,

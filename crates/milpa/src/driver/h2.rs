@@ -1,0 +1,704 @@
+//! The HTTP/2 connection driver: socket ⇄ `milpa_h2::Connection` ⇄ one
+//! application future per stream, all polled inside the connection's task.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+use http::{Method, StatusCode, Version};
+use milpa_h2::frame::{Reason, StreamId};
+use milpa_h2::{Connection, Event, SendError};
+
+use super::file::{FileEvent, FileSend};
+use super::write::WriteQueue;
+use super::{ConnContext, Detached, TaskEnd, poll_app};
+use crate::access_log::Record;
+use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::exchange::Exchange;
+use crate::percent::decode_path;
+use crate::runtime::Runtime;
+use crate::shutdown::Watch;
+use crate::tls::TlsInfo;
+
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Past this much unwritten output, stop taking application output until the client reads.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Rounds of work in one wake-up before yielding to other tasks.
+const ROUNDS_PER_WAKE: usize = 32;
+
+/// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
+/// read (the preface, when it was sniffed).
+pub(crate) async fn serve<R, S>(
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    tls: Option<Arc<TlsInfo>>,
+    initial: Bytes,
+) where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let now = Instant::now();
+    let mut conn = Connection::new(ctx.h2.clone(), now);
+    if !initial.is_empty() {
+        conn.receive(now, &initial);
+    }
+    let driver = Driver {
+        conn,
+        graceful: ctx.graceful.watch(),
+        force: ctx.force.watch(),
+        rt,
+        io,
+        peer,
+        ctx,
+        tls,
+        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        writes: WriteQueue::default(),
+        sleep: None,
+        armed: None,
+        streams: HashMap::new(),
+        date: None,
+        shutdown_seen: false,
+        eof: false,
+        stalled_since: None,
+    };
+    driver.await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Response {
+    NotStarted,
+    Held,
+    Streaming,
+}
+
+/// One request stream and the application future serving it.
+struct StreamTask {
+    exchange: Exchange,
+    task: Option<crate::app::AppFuture>,
+    ended: Option<Option<String>>,
+    held_start: Option<(StatusCode, HeaderList)>,
+    trailers_announced: bool,
+    response: Response,
+    trailers: HeaderList,
+    /// Body data refused with `BufferFull`, sent again on `Writable`.
+    blocked: Option<(Bytes, bool)>,
+    file: Option<FileSend>,
+    head: bool,
+    authority: Bytes,
+    record: Option<Box<Record>>,
+    status: Option<StatusCode>,
+    started: Instant,
+}
+
+/// What applying one stream's output decided.
+enum Outcome {
+    Continue,
+    Wait,
+    Finished,
+}
+
+struct Driver<R: Runtime, S> {
+    rt: R,
+    io: S,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    tls: Option<Arc<TlsInfo>>,
+    conn: Connection,
+    read_buf: Box<[u8]>,
+    writes: WriteQueue,
+    sleep: Option<R::Sleep>,
+    armed: Option<Instant>,
+    streams: HashMap<StreamId, StreamTask>,
+    date: Option<Bytes>,
+    graceful: Watch,
+    force: Watch,
+    shutdown_seen: bool,
+    eof: bool,
+    stalled_since: Option<Instant>,
+}
+
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match this.poll_serving(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, peer = %this.peer, "HTTP/2 connection ended with an error");
+                }
+                for (_, stream) in this.streams.drain() {
+                    stream.exchange.disconnect();
+                    if let Some(task) = stream.task {
+                        this.rt.spawn(Detached::new(task, &this.ctx.tracker));
+                    }
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
+    fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.date = None;
+        if self.force.poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        for stream in self.streams.values() {
+            stream.exchange.unpark();
+        }
+        for _ in 0..ROUNDS_PER_WAKE {
+            let now = Instant::now();
+            if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
+                self.shutdown_seen = true;
+                self.conn.start_shutdown();
+            }
+            while self.handle_events(now) | self.poll_streams(cx) {}
+
+            while let Some(piece) = self.conn.poll_transmit(now) {
+                self.writes.push(piece);
+            }
+            let before = self.writes.len();
+            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
+            let wrote = self.writes.len() < before;
+            self.stalled_since = match (flushed, wrote) {
+                (true, _) => None,
+                (false, true) => Some(now),
+                (false, false) => self.stalled_since.or(Some(now)),
+            };
+            if flushed && self.conn.is_finished() {
+                return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
+            }
+            // Output handed out may unblock input (a pending PING or SETTINGS ack)
+            // and room made may let held work proceed: go round again.
+            let mut progress = wrote || self.read(cx, now)?;
+            if !progress {
+                progress = self.poll_timer(cx)?;
+            }
+            if !progress {
+                let take_output = self.output_room();
+                if self.streams.values().all(|s| s.exchange.park(cx.waker(), take_output)) {
+                    return Poll::Pending;
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn output_room(&self) -> bool {
+        self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> io::Result<bool> {
+        if self.eof || !self.conn.wants_read() || self.writes.len() >= WRITE_HIGH_WATER {
+            return Ok(false);
+        }
+        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                self.conn.receive_eof();
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                self.conn.receive(now, &self.read_buf[..n]);
+                Ok(true)
+            }
+            Poll::Ready(Err(error)) => Err(error),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        let deadline = match (self.conn.poll_timeout(), stall) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return Ok(false),
+        };
+        let rearm = self.armed.is_none_or(|armed| deadline < armed);
+        match &mut self.sleep {
+            Some(sleep) if rearm => self.rt.reset_sleep(sleep, deadline),
+            Some(_) => {}
+            None => self.sleep = Some(self.rt.sleep_until(deadline)),
+        }
+        if rearm {
+            self.armed = Some(deadline);
+        }
+        let Some(sleep) = &mut self.sleep else { return Ok(false) };
+        if Pin::new(sleep).poll(cx).is_pending() {
+            return Ok(false);
+        }
+        self.armed = None;
+        let now = Instant::now();
+        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
+        }
+        self.conn.handle_timeout(now);
+        Ok(true)
+    }
+
+    fn handle_events(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        while let Some(event) = self.conn.poll_event() {
+            progress = true;
+            match event {
+                Event::Request { stream, request, end_stream } => {
+                    self.start_request(stream, request, end_stream, now)
+                }
+                Event::Data { stream, data, end_stream } => match self.streams.get(&stream) {
+                    Some(task) => {
+                        task.exchange.push(ReceiveEvent::Request { body: data, more_body: !end_stream });
+                    }
+                    // Nobody reads it any more: give the window back at once.
+                    None => {
+                        let _ = self.conn.release_capacity(stream, data.len());
+                    }
+                },
+                Event::Trailers { stream, .. } => {
+                    if let Some(task) = self.streams.get(&stream) {
+                        task.exchange.push_body_end();
+                    }
+                }
+                Event::StreamReset { stream, reason, .. } => {
+                    tracing::debug!(%stream, %reason, "stream reset");
+                    if let Some(task) = self.streams.remove(&stream) {
+                        task.exchange.disconnect();
+                        if let Some(future) = task.task {
+                            self.rt.spawn(Detached::new(future, &self.ctx.tracker));
+                        }
+                    }
+                }
+                Event::StreamError { stream, error } => tracing::debug!(%stream, %error, "stream refused"),
+                Event::Writable { .. } => {}
+                Event::ConnectionError(error) => {
+                    tracing::debug!(%error, peer = %self.peer, "HTTP/2 connection error");
+                }
+                _ => {}
+            }
+        }
+        progress
+    }
+
+    fn start_request(
+        &mut self,
+        stream: StreamId,
+        request: milpa_h2::Request,
+        end_stream: bool,
+        now: Instant,
+    ) {
+        let ctx = &self.ctx;
+        let target = Bytes::copy_from_slice(request.path().unwrap_or(b"/"));
+        let query_start = target.iter().position(|&b| b == b'?');
+        let raw_path = target.slice(..query_start.unwrap_or(target.len()));
+        let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
+        let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
+        let method = request.method().clone();
+        let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
+        let record = ctx.access_log.as_ref().map(|_| {
+            let header = |name: &str| request.header(name).map(Bytes::copy_from_slice);
+            Box::new(Record {
+                client: Some(self.peer),
+                method: method.clone(),
+                target: target.clone(),
+                path: raw_path.clone(),
+                query: query_string.clone(),
+                version: Version::HTTP_2,
+                referer: header("referer"),
+                user_agent: header("user-agent"),
+                status: None,
+                body_bytes: 0,
+                started: SystemTime::now(),
+                duration: Duration::ZERO,
+            })
+        });
+        // `host` carries the authority, as HTTP/1.1 applications expect it.
+        let has_host = request.header("host").is_some();
+        let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
+        let fields = request.headers();
+        let headers = Headers::from_pairs(
+            host.into_iter().chain(fields.iter().map(|field| (&field.name[..], &field.value[..]))),
+        );
+        let scope = HttpScope {
+            http_version: Version::HTTP_2,
+            method: method.clone(),
+            scheme: ctx.scheme,
+            path: decode_path(&raw_path),
+            raw_path,
+            query_string,
+            root_path: ctx.config.root_path.clone(),
+            headers,
+            client: Some(self.peer),
+            server: ctx.local,
+            extensions: Extensions {
+                response_trailers: te_trailers,
+                early_hint: true,
+                push: ctx.h2.enable_push,
+                pathsend: true,
+            },
+            tls: self.tls.clone(),
+            state: ctx.state.clone(),
+        };
+        self.spawn_stream(stream, scope, end_stream, authority, record, now);
+    }
+
+    fn spawn_stream(
+        &mut self,
+        stream: StreamId,
+        scope: HttpScope,
+        end_stream: bool,
+        authority: Bytes,
+        record: Option<Box<Record>>,
+        now: Instant,
+    ) {
+        let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, false);
+        if end_stream {
+            exchange.push(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
+        }
+        let head = scope.method == Method::HEAD;
+        let task = self.ctx.app.call(Scope::Http(scope), receiver, sender);
+        self.streams.insert(
+            stream,
+            StreamTask {
+                exchange,
+                task: Some(task),
+                ended: None,
+                held_start: None,
+                trailers_announced: false,
+                response: Response::NotStarted,
+                trailers: Vec::new(),
+                blocked: None,
+                file: None,
+                head,
+                authority,
+                record,
+                status: None,
+                started: now,
+            },
+        );
+    }
+
+    /// Polls every stream's application and applies its output.
+    fn poll_streams(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let ids: Vec<StreamId> = self.streams.keys().copied().collect();
+        for id in ids {
+            progress |= self.poll_stream(id, cx);
+        }
+        progress
+    }
+
+    fn poll_stream(&mut self, id: StreamId, cx: &mut Context<'_>) -> bool {
+        let Some(stream) = self.streams.get_mut(&id) else { return false };
+        let mut progress = false;
+        let consumed = stream.exchange.take_consumed();
+        if consumed > 0 {
+            let _ = self.conn.release_capacity(id, consumed);
+        }
+        if let Some(task) = &mut stream.task
+            && let Poll::Ready(end) = poll_app(task, cx)
+        {
+            stream.task = None;
+            let failed = match end {
+                TaskEnd::Returned => None,
+                TaskEnd::Failed(error) => Some(error.to_string()),
+                TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
+            };
+            if let Some(why) = &failed {
+                tracing::error!(error = %why, %id, "application error");
+            }
+            stream.ended = Some(failed);
+            progress = true;
+        }
+        loop {
+            if !self.output_room() {
+                break;
+            }
+            match self.apply_next(id, cx) {
+                Outcome::Continue => progress = true,
+                Outcome::Wait => break,
+                Outcome::Finished => return true,
+            }
+        }
+        progress | self.settle(id)
+    }
+
+    /// Applies the stream's next piece of output: a blocked body, a file chunk, or
+    /// the application's next event.
+    fn apply_next(&mut self, id: StreamId, cx: &mut Context<'_>) -> Outcome {
+        let Some(stream) = self.streams.get_mut(&id) else { return Outcome::Finished };
+        if let Some((data, end)) = stream.blocked.take() {
+            return self.send_body(id, data, end);
+        }
+        if let Some(file) = &mut stream.file {
+            return match file.poll(cx) {
+                Poll::Pending => Outcome::Wait,
+                Poll::Ready(event) => self.file_event(id, event),
+            };
+        }
+        let Some(event) = stream.exchange.pop() else { return Outcome::Wait };
+        match event {
+            SendEvent::ResponseStart { status, headers, trailers } => {
+                stream.held_start = Some((status, headers));
+                stream.trailers_announced = trailers;
+                stream.response = Response::Held;
+                stream.status = Some(status);
+                Outcome::Continue
+            }
+            SendEvent::ResponseBody { body, more_body } => {
+                if let Some(record) = &mut stream.record {
+                    record.body_bytes += body.len() as u64;
+                }
+                let (head, held) = (stream.head, stream.held_start.is_some());
+                let end = !more_body && !stream.trailers_announced;
+                if held {
+                    let length = (!more_body && !head).then_some(body.len() as u64);
+                    let head_ends_stream = end && (body.is_empty() || head);
+                    if let Err(error) = self.send_head(id, head_ends_stream, length) {
+                        return self.fail(id, &error);
+                    }
+                    if head_ends_stream {
+                        return self.finish(id);
+                    }
+                }
+                if head {
+                    return if end { self.end_empty(id) } else { Outcome::Continue };
+                }
+                self.send_body(id, body, end)
+            }
+            SendEvent::ResponseTrailers { headers, more_trailers } => {
+                stream.trailers.extend(headers);
+                if more_trailers {
+                    return Outcome::Continue;
+                }
+                let trailers = std::mem::take(&mut stream.trailers);
+                match self.conn.send_trailers(id, trailers.iter().map(|(n, v)| (&n[..], &v[..]))) {
+                    Ok(()) => self.finish(id),
+                    Err(error) => self.fail(id, &error),
+                }
+            }
+            SendEvent::EarlyHint { links } if stream.response == Response::NotStarted => {
+                let hint = StatusCode::from_u16(103).unwrap_or(StatusCode::CONTINUE);
+                let _ = self.conn.send_informational(id, hint, links.iter().map(|l| (&b"link"[..], &l[..])));
+                Outcome::Continue
+            }
+            SendEvent::Push { path, headers } => {
+                self.push(id, path, headers);
+                Outcome::Continue
+            }
+            SendEvent::ResponseFile { path } => {
+                stream.file = Some(FileSend::open(&self.rt, path));
+                Outcome::Continue
+            }
+            _ => Outcome::Continue,
+        }
+    }
+
+    /// Ends a stream whose head went out without END_STREAM and that has no body to send.
+    fn end_empty(&mut self, id: StreamId) -> Outcome {
+        match self.conn.send_data(id, Bytes::new(), true) {
+            Ok(()) => self.finish(id),
+            Err(error) => self.fail(id, &error),
+        }
+    }
+
+    fn send_head(&mut self, id: StreamId, end_stream: bool, length: Option<u64>) -> Result<(), SendError> {
+        let date = self.date.get_or_insert_with(crate::date::now).clone();
+        let include_server = self.ctx.config.include_server_header;
+        let Some(stream) = self.streams.get_mut(&id) else { return Ok(()) };
+        let Some((status, headers)) = stream.held_start.take() else { return Ok(()) };
+        let has = |name: &[u8]| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let length_text = length.filter(|_| !has(b"content-length")).map(|n| n.to_string());
+        let extra = [
+            (!has(b"date")).then_some((&b"date"[..], &date[..])),
+            (include_server && !has(b"server")).then_some((&b"server"[..], &b"milpa"[..])),
+            length_text.as_deref().map(|text| (&b"content-length"[..], text.as_bytes())),
+        ];
+        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..])).chain(extra.into_iter().flatten());
+        self.conn.send_response(id, status, fields, end_stream)?;
+        stream.response = Response::Streaming;
+        Ok(())
+    }
+
+    fn send_body(&mut self, id: StreamId, data: Bytes, end: bool) -> Outcome {
+        if data.is_empty() && !end {
+            return Outcome::Continue;
+        }
+        match self.conn.send_data(id, data.clone(), end) {
+            Ok(()) if end => self.finish(id),
+            Ok(()) => Outcome::Continue,
+            Err(SendError::BufferFull(_)) => {
+                if let Some(stream) = self.streams.get_mut(&id) {
+                    stream.blocked = Some((data, end));
+                }
+                Outcome::Wait
+            }
+            Err(error) => self.fail(id, &error),
+        }
+    }
+
+    fn file_event(&mut self, id: StreamId, event: io::Result<FileEvent>) -> Outcome {
+        let trailers = self.streams.get(&id).is_some_and(|s| s.trailers_announced);
+        match event {
+            Ok(FileEvent::Length(length)) => {
+                if let Some(record) = self.streams.get_mut(&id).and_then(|s| s.record.as_mut()) {
+                    record.body_bytes = length;
+                }
+                let empty = length == 0;
+                if let Err(error) = self.send_head(id, empty && !trailers, Some(length)) {
+                    return self.fail(id, &error);
+                }
+                self.next_file_chunk(id, empty, trailers)
+            }
+            Ok(FileEvent::Chunk { data, last }) => match self.conn.send_data(id, data, last && !trailers) {
+                Ok(()) => self.next_file_chunk(id, last, trailers),
+                Err(error) => self.fail(id, &error),
+            },
+            Err(error) => {
+                tracing::error!(%error, %id, "file response failed");
+                if let Some(stream) = self.streams.get_mut(&id) {
+                    stream.file = None;
+                    stream.exchange.disconnect();
+                }
+                self.answer_error(id);
+                Outcome::Finished
+            }
+        }
+    }
+
+    fn next_file_chunk(&mut self, id: StreamId, done: bool, trailers: bool) -> Outcome {
+        let Some(stream) = self.streams.get_mut(&id) else { return Outcome::Finished };
+        if !done {
+            if let Some(file) = &mut stream.file {
+                file.read_next(&self.rt);
+            }
+            return Outcome::Continue;
+        }
+        stream.file = None;
+        if trailers { Outcome::Continue } else { self.finish(id) }
+    }
+
+    /// `http.response.push`: promise `path` on the stream and serve it through the
+    /// application like a request. Ignored where the client refuses push.
+    fn push(&mut self, id: StreamId, path: String, headers: HeaderList) {
+        let Some(parent) = self.streams.get(&id) else { return };
+        let authority = parent.authority.clone();
+        let scheme = self.ctx.scheme.as_bytes();
+        let pseudo = [
+            (&b":method"[..], &b"GET"[..]),
+            (b":scheme", scheme),
+            (b":authority", &authority[..]),
+            (b":path", path.as_bytes()),
+        ];
+        let fields = pseudo.into_iter().chain(headers.iter().map(|(n, v)| (&n[..], &v[..])));
+        let Ok(promised) = self.conn.push_promise(id, fields) else { return };
+        let target = Bytes::from(path.into_bytes());
+        let query_start = target.iter().position(|&b| b == b'?');
+        let raw_path = target.slice(..query_start.unwrap_or(target.len()));
+        let host = (!authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
+        let scope = HttpScope {
+            http_version: Version::HTTP_2,
+            method: Method::GET,
+            scheme: self.ctx.scheme,
+            path: decode_path(&raw_path),
+            raw_path,
+            query_string: query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..)),
+            root_path: self.ctx.config.root_path.clone(),
+            headers: Headers::from_pairs(
+                host.into_iter().chain(headers.iter().map(|(n, v)| (&n[..], &v[..]))),
+            ),
+            client: Some(self.peer),
+            server: self.ctx.local,
+            extensions: Extensions {
+                response_trailers: false,
+                early_hint: false,
+                push: false,
+                pathsend: true,
+            },
+            tls: self.tls.clone(),
+            state: self.ctx.state.clone(),
+        };
+        self.spawn_stream(promised, scope, true, authority, None, Instant::now());
+    }
+
+    /// Judges an application that ended, once everything it sent is applied.
+    fn settle(&mut self, id: StreamId) -> bool {
+        let Some(stream) = self.streams.get(&id) else { return false };
+        if stream.ended.is_none()
+            || stream.file.is_some()
+            || stream.blocked.is_some()
+            || stream.exchange.has_output()
+        {
+            return false;
+        }
+        if stream.response == Response::Streaming {
+            tracing::error!(%id, "application ended before completing its response; resetting the stream");
+            let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+            self.finish(id);
+        } else {
+            self.answer_error(id);
+        }
+        true
+    }
+
+    /// A 500 when nothing went out yet, else a reset.
+    fn answer_error(&mut self, id: StreamId) {
+        let started = self.streams.get(&id).is_some_and(|s| s.response == Response::Streaming);
+        if started {
+            let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+        } else {
+            let body = Bytes::from_static(b"Internal Server Error\n");
+            let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..])];
+            let sent = self
+                .conn
+                .send_response(id, StatusCode::INTERNAL_SERVER_ERROR, fields, false)
+                .and_then(|()| self.conn.send_data(id, body, true));
+            if sent.is_err() {
+                let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+            }
+            if let Some(stream) = self.streams.get_mut(&id) {
+                stream.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        }
+        self.finish(id);
+    }
+
+    fn fail(&mut self, id: StreamId, error: &SendError) -> Outcome {
+        tracing::error!(%error, %id, "response rejected; resetting the stream");
+        let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+        self.finish(id)
+    }
+
+    /// The response is complete (or abandoned): log it, tell the application, and
+    /// let its future run on elsewhere if it is not finished.
+    fn finish(&mut self, id: StreamId) -> Outcome {
+        let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
+        stream.exchange.disconnect();
+        // Body the application took or will never take goes back to the window.
+        let unread = stream.exchange.take_consumed() + stream.exchange.drain_unread_body();
+        if unread > 0 {
+            let _ = self.conn.release_capacity(id, unread);
+        }
+        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, stream.record.take()) {
+            record.status = stream.status;
+            record.duration = stream.started.elapsed();
+            log.log(&record);
+        }
+        if let Some(task) = stream.task.take() {
+            self.rt.spawn(Detached::new(task, &self.ctx.tracker));
+        }
+        Outcome::Finished
+    }
+}

@@ -1,0 +1,139 @@
+//! HTTP/2 end to end: h2c with prior knowledge and TLS with ALPN, driven by the
+//! `hyper` HTTP/2 client, curl, nghttp and h2load.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Version};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use support::*;
+use tokio::net::TcpStream;
+
+type H2Sender<B> = hyper::client::conn::http2::SendRequest<B>;
+
+async fn connect_h2c<B>(server: &TestServer) -> H2Sender<B>
+where
+    B: hyper::body::Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+fn get(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(format!("http://test{path}")).body(Empty::new()).unwrap()
+}
+
+async fn run(program: &str, args: &[&str]) -> String {
+    require(program);
+    let output = tokio::process::Command::new(program).args(args).output().await.unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+on_every_runtime! {
+    async fn many_concurrent_streams_on_one_connection() {
+        let server = TestServer::start(test_app).await;
+        let client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let mut requests = Vec::new();
+        for i in 0..64 {
+            let mut client = client.clone();
+            let path = if i % 8 == 0 { "/slow" } else { "/hello" };
+            requests.push(tokio::spawn(async move {
+                let response = client.send_request(get(path)).await.unwrap();
+                assert_eq!(response.version(), Version::HTTP_2);
+                assert_eq!(response.status(), StatusCode::OK);
+                response.into_body().collect().await.unwrap().to_bytes()
+            }));
+        }
+        for (i, request) in requests.into_iter().enumerate() {
+            let body = request.await.unwrap();
+            assert_eq!(body, if i % 8 == 0 { "slow done" } else { "hello" });
+        }
+        server.stop().await.unwrap();
+    }
+
+    async fn uploads_and_downloads_larger_than_the_windows() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Full<Bytes>>(&server).await;
+        let payload = Bytes::from((0..5_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
+        let request = Request::post("http://test/echo").body(Full::new(payload.clone())).unwrap();
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(body == payload, "echoed {} bytes", body.len());
+        server.stop().await.unwrap();
+    }
+
+    async fn trailers_reach_an_http2_client() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let request = Request::get("http://test/trailers").header("te", "trailers").body(Empty::new()).unwrap();
+        let collected = client.send_request(request).await.unwrap().into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc");
+        assert_eq!(collected.to_bytes(), "data");
+        server.stop().await.unwrap();
+    }
+
+    async fn a_panicking_stream_does_not_disturb_the_others() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let slow = {
+            let mut client = client.clone();
+            tokio::spawn(async move { client.send_request(get("/slow")).await.unwrap().status() })
+        };
+        assert_eq!(client.send_request(get("/panic")).await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(client.send_request(get("/error")).await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(slow.await.unwrap(), StatusCode::OK);
+        assert_eq!(client.send_request(get("/hello")).await.unwrap().status(), StatusCode::OK);
+        server.stop().await.unwrap();
+    }
+
+    async fn scope_of_an_http2_request() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let request = Request::get("http://test/scope?q=1").header("x-test", "h2").body(Empty::new()).unwrap();
+        let body = client.send_request(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "GET /scope q=1 HTTP/2.0 Some(\"h2\") ");
+        server.stop().await.unwrap();
+    }
+
+    async fn curl_prior_knowledge_and_nghttp() {
+        let server = TestServer::start(test_app).await;
+        let url = server.url("/hello");
+        let out = run("curl", &["-s", "--http2-prior-knowledge", "-w", " %{http_version}", &url]).await;
+        assert_eq!(out, "hello 2");
+        let out = run("nghttp", &["-nv", &url]).await;
+        assert!(out.contains(":status: 200") && out.contains("END_STREAM"), "{out}");
+        server.stop().await.unwrap();
+    }
+
+    async fn h2load_over_h2c_all_succeed() {
+        let server = TestServer::start(test_app).await;
+        let url = server.url("/hello");
+        let out = run("h2load", &["-c10", "-n3000", "-m10", &url]).await;
+        assert!(out.contains("3000 succeeded, 0 failed, 0 errored, 0 timeout"), "{out}");
+        server.stop().await.unwrap();
+    }
+
+    async fn graceful_shutdown_lets_streams_finish() {
+        let mut server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let slow = tokio::spawn(async move {
+            let response = client.send_request(get("/slow")).await.unwrap();
+            response.into_body().collect().await.unwrap().to_bytes()
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.begin_stop();
+        assert_eq!(slow.await.unwrap(), "slow done");
+        server.stop().await.unwrap();
+    }
+}
