@@ -117,5 +117,54 @@ fn huffman(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, encode, decode, huffman);
+/// Every `wire` of the nghttp2 stories of the shared test vectors, story by story
+/// (each with a fresh decoder, as the stories share context only within themselves).
+fn nghttp2_stories() -> Vec<Vec<Vec<u8>>> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = manifest
+        .ancestors()
+        .map(|a| a.join("shared/testdata/hpack-test-case/nghttp2"))
+        .find(|p| p.is_dir())
+        .expect("shared/testdata/hpack-test-case/nghttp2 next to the repository");
+    let mut stories = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable test data") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("story");
+        let story: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let cases = story["cases"].as_array().expect("cases");
+        let wires = cases
+            .iter()
+            .filter_map(|case| case["wire"].as_str())
+            .map(|hex| {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect()
+            })
+            .collect();
+        stories.push(wires);
+    }
+    stories
+}
+
+fn decode_stories(c: &mut Criterion) {
+    let stories = nghttp2_stories();
+    let bytes: usize = stories.iter().flatten().map(Vec::len).sum();
+    let mut group = c.benchmark_group("hpack");
+    group.throughput(criterion::Throughput::Bytes(bytes as u64));
+    group.bench_function("decode_nghttp2_stories", |b| {
+        b.iter(|| {
+            let mut fields = Vec::new();
+            for story in &stories {
+                let mut decoder = Decoder::new();
+                for wire in story {
+                    fields.clear();
+                    let _ = black_box(decoder.decode_slice(wire, &mut fields));
+                }
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, decode, huffman, decode_stories);
 criterion_main!(benches);
