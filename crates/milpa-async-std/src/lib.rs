@@ -45,6 +45,11 @@ impl AsyncStd {
         Async::new(listener).map(TcpListener)
     }
 
+    /// Registers a bound, listening Unix-domain socket with the reactor.
+    pub fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Async::new(listener).map(UnixListener)
+    }
+
     /// Resolves on SIGINT or SIGTERM.
     pub async fn shutdown_signal() {
         use async_signal::{Signal, Signals};
@@ -92,7 +97,7 @@ impl TcpListener {
             match self.0.get_ref().accept() {
                 Ok((stream, peer)) => {
                     stream.set_nodelay(true)?;
-                    return Poll::Ready(Async::new(stream).map(|stream| (TcpStream(stream), peer)));
+                    return Poll::Ready(Async::new(stream).map(|stream| (Stream(stream), peer)));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     std::task::ready!(self.0.poll_readable(cx))?;
@@ -103,38 +108,86 @@ impl TcpListener {
     }
 }
 
-/// A connected TCP stream speaking the `futures-io` traits.
+/// A listening Unix-domain socket.
 #[derive(Debug)]
-pub struct TcpStream(Async<std::net::TcpStream>);
+pub struct UnixListener(Async<std::os::unix::net::UnixListener>);
 
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
+impl UnixListener {
+    /// Accepts a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Ok((stream, _)) => return Poll::Ready(Async::new(stream).map(Stream)),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    std::task::ready!(self.0.poll_readable(cx))?;
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
     }
 }
 
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+/// A socket whose write side can be shut down.
+pub trait ShutdownWrite {
+    /// Shuts the write side down, so the peer reads the end.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl ShutdownWrite for std::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl ShutdownWrite for std::os::unix::net::UnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// A connected stream speaking the `futures-io` traits.
+#[derive(Debug)]
+pub struct Stream<T>(Async<T>);
+
+/// A connected TCP stream.
+pub type TcpStream = Stream<std::net::TcpStream>;
+/// A connected Unix-domain stream.
+pub type UnixStream = Stream<std::os::unix::net::UnixStream>;
+
+impl<T> futures_io::AsyncRead for Stream<T>
+where
+    for<'a> &'a T: io::Read,
+{
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: ShutdownWrite> futures_io::AsyncWrite for Stream<T>
+where
+    for<'a> &'a T: io::Write,
+{
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &self.0).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut &self.0).poll_write_vectored(cx, bufs)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &self.0).poll_flush(cx)
     }
 
     /// Flushes, then shuts the write side down so the peer sees the end (async-io's
     /// own `poll_close` only flushes).
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(Pin::new(&mut self.0).poll_flush(cx))?;
-        match self.0.get_ref().shutdown(std::net::Shutdown::Write) {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(Pin::new(&mut &self.0).poll_flush(cx))?;
+        match self.0.get_ref().shutdown_write() {
             Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
             _ => Poll::Ready(Ok(())),
         }

@@ -51,6 +51,13 @@ impl Tokio {
         tokio::net::TcpListener::from_std(listener).map(TcpListener)
     }
 
+    /// Registers a bound, listening Unix-domain socket with this runtime.
+    pub fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        let _guard = self.handle.enter();
+        listener.set_nonblocking(true)?;
+        tokio::net::UnixListener::from_std(listener).map(UnixListener)
+    }
+
     /// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
     pub async fn shutdown_signal() {
         #[cfg(unix)]
@@ -114,7 +121,7 @@ impl TcpListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, peer) = std::task::ready!(self.0.poll_accept(cx))?;
         stream.set_nodelay(true)?;
-        Poll::Ready(Ok((TcpStream(stream), peer)))
+        Poll::Ready(Ok((Stream(stream), peer)))
     }
 
     /// The address this listener is bound to.
@@ -123,18 +130,28 @@ impl TcpListener {
     }
 }
 
-/// A connected TCP stream speaking the `futures-io` traits.
+/// A listening Unix-domain socket.
 #[derive(Debug)]
-pub struct TcpStream(tokio::net::TcpStream);
+pub struct UnixListener(tokio::net::UnixListener);
 
-impl TcpStream {
-    /// The address of this end.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+impl UnixListener {
+    /// Accepts a connection.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+        let (stream, _) = std::task::ready!(self.0.poll_accept(cx))?;
+        Poll::Ready(Ok(Stream(stream)))
     }
 }
 
-impl futures_io::AsyncRead for TcpStream {
+/// A connected stream speaking the `futures-io` traits.
+#[derive(Debug)]
+pub struct Stream<T>(T);
+
+/// A connected TCP stream.
+pub type TcpStream = Stream<tokio::net::TcpStream>;
+/// A connected Unix-domain stream.
+pub type UnixStream = Stream<tokio::net::UnixStream>;
+
+impl<T: tokio::io::AsyncRead + Unpin> futures_io::AsyncRead for Stream<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let mut read_buf = tokio::io::ReadBuf::new(buf);
         std::task::ready!(tokio::io::AsyncRead::poll_read(
@@ -146,7 +163,7 @@ impl futures_io::AsyncRead for TcpStream {
     }
 }
 
-impl futures_io::AsyncWrite for TcpStream {
+impl<T: tokio::io::AsyncWrite + Unpin> futures_io::AsyncWrite for Stream<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.get_mut().0), cx, buf)
     }

@@ -21,6 +21,9 @@ pub use crate::exchange::{Receiver, SendError, Sender};
 /// 500 (or the connection is closed if the response had started).
 pub type AppError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A boxed unit future (a connection's whole life, for one).
+pub(crate) type AppFutureUnit = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// The future an application returns for one scope.
 pub type AppFuture = Pin<Box<dyn Future<Output = Result<(), AppError>> + Send + 'static>>;
 

@@ -49,7 +49,7 @@ impl std::str::FromStr for WorkerClass {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// Addresses to listen on (`host:port`, `[v6]:port`): `127.0.0.1:8000`.
+    /// Addresses to listen on (`host:port`, `[v6]:port`, `unix:/path`): `127.0.0.1:8000`.
     pub bind: Vec<String>,
     /// Listen backlog: 1024.
     pub backlog: u32,
@@ -158,6 +158,11 @@ impl Config {
         resolve(&self.bind)
     }
 
+    /// The `unix:/path` entries of `binds`.
+    pub fn unix_paths(&self, binds: &[String]) -> Vec<PathBuf> {
+        binds.iter().filter_map(|bind| bind.strip_prefix("unix:")).map(PathBuf::from).collect()
+    }
+
     /// Resolves every `insecure_bind` entry to socket addresses.
     pub fn insecure_bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
         resolve(&self.insecure_bind)
@@ -200,7 +205,7 @@ mod seconds {
 fn resolve(binds: &[String]) -> std::io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs;
     let mut addrs = Vec::new();
-    for bind in binds {
+    for bind in binds.iter().filter(|bind| !bind.starts_with("unix:")) {
         let resolved = bind.to_socket_addrs().map_err(|error| {
             std::io::Error::new(error.kind(), format!("cannot resolve bind {bind:?}: {error}"))
         })?;

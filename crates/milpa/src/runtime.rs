@@ -15,6 +15,10 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     type Listener: Send + Sync + 'static;
     /// An accepted connection.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A listening Unix-domain socket registered with the runtime.
+    type UnixListener: Send + Sync + 'static;
+    /// An accepted Unix-domain connection.
+    type UnixStream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// A timer that can be re-armed.
     type Sleep: Future<Output = ()> + Unpin + Send + 'static;
 
@@ -41,16 +45,28 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
         listener: &Self::Listener,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(Self::Stream, SocketAddr)>>;
+
+    /// Registers a bound, listening Unix-domain socket.
+    fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<Self::UnixListener>;
+
+    /// Accepts the next Unix-domain connection.
+    fn poll_accept_unix(
+        &self,
+        listener: &Self::UnixListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Self::UnixStream>>;
 }
 
 #[cfg(feature = "tokio")]
 mod tokio_runtime {
     use super::*;
-    use milpa_tokio::{Sleep, TcpListener, TcpStream, Tokio};
+    use milpa_tokio::{Sleep, TcpListener, TcpStream, Tokio, UnixListener, UnixStream};
 
     impl Runtime for Tokio {
         type Listener = TcpListener;
         type Stream = TcpStream;
+        type UnixListener = UnixListener;
+        type UnixStream = UnixStream;
         type Sleep = Sleep;
 
         fn spawn<F>(&self, future: F)
@@ -83,17 +99,31 @@ mod tokio_runtime {
         ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
             listener.poll_accept(cx)
         }
+
+        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+            Tokio::unix_listener(self, listener)
+        }
+
+        fn poll_accept_unix(
+            &self,
+            listener: &UnixListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<UnixStream>> {
+            listener.poll_accept(cx)
+        }
     }
 }
 
 #[cfg(feature = "smol")]
 mod smol_runtime {
     use super::*;
-    use milpa_smol::{Sleep, Smol, TcpListener, TcpStream};
+    use milpa_smol::{Sleep, Smol, TcpListener, TcpStream, UnixListener, UnixStream};
 
     impl Runtime for Smol {
         type Listener = TcpListener;
         type Stream = TcpStream;
+        type UnixListener = UnixListener;
+        type UnixStream = UnixStream;
         type Sleep = Sleep;
 
         fn spawn<F>(&self, future: F)
@@ -126,17 +156,31 @@ mod smol_runtime {
         ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
             listener.poll_accept(cx)
         }
+
+        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+            Smol::unix_listener(self, listener)
+        }
+
+        fn poll_accept_unix(
+            &self,
+            listener: &UnixListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<UnixStream>> {
+            listener.poll_accept(cx)
+        }
     }
 }
 
 #[cfg(feature = "async-std")]
 mod async_std_runtime {
     use super::*;
-    use milpa_async_std::{AsyncStd, Sleep, TcpListener, TcpStream};
+    use milpa_async_std::{AsyncStd, Sleep, TcpListener, TcpStream, UnixListener, UnixStream};
 
     impl Runtime for AsyncStd {
         type Listener = TcpListener;
         type Stream = TcpStream;
+        type UnixListener = UnixListener;
+        type UnixStream = UnixStream;
         type Sleep = Sleep;
 
         fn spawn<F>(&self, future: F)
@@ -167,6 +211,18 @@ mod async_std_runtime {
             listener: &TcpListener,
             cx: &mut Context<'_>,
         ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+            listener.poll_accept(cx)
+        }
+
+        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+            AsyncStd::unix_listener(self, listener)
+        }
+
+        fn poll_accept_unix(
+            &self,
+            listener: &UnixListener,
+            cx: &mut Context<'_>,
+        ) -> Poll<io::Result<UnixStream>> {
             listener.poll_accept(cx)
         }
     }

@@ -52,14 +52,32 @@ pub struct Server<R: Runtime> {
     rt: R,
     config: Arc<Config>,
     tls: Option<Arc<rustls::ServerConfig>>,
-    /// Each listener with its address and whether it speaks TLS.
-    listeners: Vec<(R::Listener, SocketAddr, bool)>,
+    /// Each listener with whether it speaks TLS.
+    listeners: Vec<(Bound<R>, bool)>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Server<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").field("addrs", &self.local_addrs()).finish_non_exhaustive()
     }
+}
+
+/// A bound listener: TCP with its address, or a Unix-domain socket with its path.
+enum Bound<R: Runtime> {
+    Tcp(R::Listener, SocketAddr),
+    Unix(R::UnixListener, std::path::PathBuf),
+}
+
+/// Binds a Unix-domain socket at `path`, replacing a stale socket file left by a
+/// previous run (but never a file that is not a socket).
+pub(crate) fn bind_unix(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(metadata) = std::fs::symlink_metadata(path)
+        && metadata.file_type().is_socket()
+    {
+        std::fs::remove_file(path)?;
+    }
+    std::os::unix::net::UnixListener::bind(path)
 }
 
 /// Binds a listening socket with `SO_REUSEADDR` and the configured backlog.
@@ -86,15 +104,29 @@ impl<R: Runtime> Server<R> {
             let std_listener = bind_tcp(addr, config.backlog)
                 .map_err(|error| io::Error::new(error.kind(), format!("cannot bind {addr}: {error}")))?;
             let local = std_listener.local_addr()?;
-            listeners.push((rt.listener(std_listener)?, local, secure));
+            listeners.push((Bound::Tcp(rt.listener(std_listener)?, local), secure));
+        }
+        let unix = config.unix_paths(&config.bind).into_iter().map(|path| (path, tls.is_some()));
+        let plain_unix = config.unix_paths(&config.insecure_bind).into_iter().map(|path| (path, false));
+        for (path, secure) in unix.chain(plain_unix) {
+            let std_listener = bind_unix(&path).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot bind {}: {error}", path.display()))
+            })?;
+            listeners.push((Bound::Unix(rt.unix_listener(std_listener)?, path), secure));
         }
         Ok(Self { rt, config: Arc::new(config), tls, listeners })
     }
 
-    /// The bound addresses (with the real port when `:0` was asked for), TLS
+    /// The bound TCP addresses (with the real port when `:0` was asked for), TLS
     /// ones first.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|(_, addr, _)| *addr).collect()
+        self.listeners
+            .iter()
+            .filter_map(|(bound, _)| match bound {
+                Bound::Tcp(_, addr) => Some(*addr),
+                Bound::Unix(..) => None,
+            })
+            .collect()
     }
 
     /// Serves `app` until `shutdown` resolves, then shuts down gracefully: stop
@@ -119,9 +151,18 @@ impl<R: Runtime> Server<R> {
         let force = Latch::default();
         let tracker = Tracker::default();
         let accepting = Tracker::default();
-        for (listener, local, secure) in listeners {
+        for (bound, secure) in listeners {
             let scheme = if secure { "https" } else { "http" };
-            tracing::info!("listening on {scheme}://{local}");
+            let local = match &bound {
+                Bound::Tcp(_, addr) => {
+                    tracing::info!("listening on {scheme}://{addr}");
+                    Some(*addr)
+                }
+                Bound::Unix(_, path) => {
+                    tracing::info!("listening on {scheme} at unix:{}", path.display());
+                    None
+                }
+            };
             let ctx = Arc::new(ConnContext {
                 tls: if secure { tls.clone() } else { None },
                 app: app.clone(),
@@ -131,13 +172,13 @@ impl<R: Runtime> Server<R> {
                 state: state.clone(),
                 access_log: access_log.clone(),
                 scheme,
-                local: Some(local),
+                local,
                 graceful: graceful.clone(),
                 force: force.clone(),
                 tracker: tracker.clone(),
             });
             let token = accepting.enter();
-            rt.spawn(accept_loop(rt.clone(), listener, ctx, tracker.clone(), stop.clone(), token));
+            rt.spawn(accept_loop(rt.clone(), bound, ctx, tracker.clone(), stop.clone(), token));
         }
 
         shutdown.await;
@@ -163,7 +204,7 @@ impl<R: Runtime> Server<R> {
 
 async fn accept_loop<R: Runtime>(
     rt: R,
-    listener: R::Listener,
+    listener: Bound<R>,
     ctx: Arc<ConnContext>,
     tracker: Tracker,
     stop: Latch,
@@ -175,16 +216,29 @@ async fn accept_loop<R: Runtime>(
             if stop_watch.poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
-            rt.poll_accept(&listener, cx).map(Some)
+            let accepted = match &listener {
+                Bound::Tcp(listener, _) => {
+                    std::task::ready!(rt.poll_accept(listener, cx)).map(|(stream, peer)| {
+                        let (rt, ctx) = (rt.clone(), ctx.clone());
+                        Box::pin(serve_connection(rt, stream, Some(peer), ctx)) as crate::app::AppFutureUnit
+                    })
+                }
+                Bound::Unix(listener, _) => {
+                    std::task::ready!(rt.poll_accept_unix(listener, cx)).map(|stream| {
+                        let (rt, ctx) = (rt.clone(), ctx.clone());
+                        Box::pin(serve_connection(rt, stream, None, ctx)) as crate::app::AppFutureUnit
+                    })
+                }
+            };
+            Poll::Ready(Some(accepted))
         })
         .await;
         match accepted {
             None => return,
-            Some(Ok((stream, peer))) => {
+            Some(Ok(connection)) => {
                 let token = tracker.enter();
-                let (rt2, ctx) = (rt.clone(), ctx.clone());
                 rt.spawn(async move {
-                    serve_connection(rt2, stream, peer, ctx).await;
+                    connection.await;
                     drop(token);
                 });
             }
@@ -223,7 +277,11 @@ async fn sniff<S: futures_io::AsyncRead + Unpin>(stream: &mut S) -> std::io::Res
 /// Runs the TLS handshake (under its timeout) when the listener speaks TLS, then
 /// the driver of the protocol ALPN chose; on plain text, HTTP/2 when the client
 /// starts with the HTTP/2 preface (prior knowledge), else HTTP/1.1.
-async fn serve_connection<R: Runtime>(rt: R, mut stream: R::Stream, peer: SocketAddr, ctx: Arc<ConnContext>) {
+async fn serve_connection<R, S>(rt: R, mut stream: S, peer: Option<SocketAddr>, ctx: Arc<ConnContext>)
+where
+    R: Runtime,
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
     let Some(tls) = ctx.tls.clone() else {
         // The header read timeout bounds a client that sends nothing.
         let deadline = rt.sleep_until(Instant::now() + ctx.config.header_read_timeout);
@@ -235,8 +293,8 @@ async fn serve_connection<R: Runtime>(rt: R, mut stream: R::Stream, peer: Socket
         return match sniffed {
             Some(Ok((initial, true))) => driver::h2::serve(rt, stream, peer, ctx, None, initial).await,
             Some(Ok((initial, false))) => driver::h1::serve(rt, stream, peer, ctx, None, initial).await,
-            Some(Err(error)) => tracing::debug!(%error, %peer, "connection failed before its first request"),
-            None => tracing::debug!(%peer, "connection sent nothing"),
+            Some(Err(error)) => tracing::debug!(%error, ?peer, "connection failed before its first request"),
+            None => tracing::debug!(?peer, "connection sent nothing"),
         };
     };
     let deadline = rt.sleep_until(Instant::now() + ctx.config.tls_handshake_timeout);
@@ -254,8 +312,8 @@ async fn serve_connection<R: Runtime>(rt: R, mut stream: R::Stream, peer: Socket
                 driver::h1::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new()).await;
             }
         }
-        Some(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
-        None => tracing::debug!(%peer, "TLS handshake timed out"),
+        Some(Err(error)) => tracing::debug!(%error, ?peer, "TLS handshake failed"),
+        None => tracing::debug!(?peer, "TLS handshake timed out"),
     }
 }
 

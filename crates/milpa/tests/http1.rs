@@ -416,6 +416,24 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn unix_socket_is_served() {
+        require("curl");
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("milpa-{}-{n}.sock", std::process::id()));
+        let mut config = test_config();
+        config.bind.push(format!("unix:{}", path.display()));
+        let server = TestServer::start_with(config, test_app).await;
+        let output = tokio::process::Command::new("curl")
+            .args(["-s", "--unix-socket", path.to_str().unwrap(), "http://localhost/hello"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "hello");
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_file(&path);
+    }
+
     async fn h2load_h1_pipelined_all_succeed() {
         require("h2load");
         let server = TestServer::start(test_app).await;

@@ -43,7 +43,7 @@ const LINGER_BYTES: usize = 256 * 1024;
 pub(crate) async fn serve<R, S>(
     rt: R,
     io: S,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     initial: Bytes,
@@ -128,7 +128,7 @@ enum Phase {
 struct Driver<R: Runtime, S> {
     rt: R,
     io: S,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
@@ -165,7 +165,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 if let Err(error) = result {
-                    tracing::debug!(%error, peer = %this.peer, "connection ended with an error");
+                    tracing::debug!(%error, peer = ?this.peer, "connection ended with an error");
                 }
                 this.abandon_request();
                 Poll::Ready(())
@@ -377,7 +377,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     }
                 }
                 Event::Error(error) => {
-                    tracing::debug!(%error, peer = %self.peer, "bad request");
+                    tracing::debug!(%error, peer = ?self.peer, "bad request");
                     if let Some(current) = &mut self.current {
                         current.request_done = true;
                         current.exchange.disconnect();
@@ -410,7 +410,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let record = ctx.access_log.as_ref().map(|_| {
             let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
             Box::new(Record {
-                client: Some(self.peer),
+                client: self.peer,
                 method: request.method().clone(),
                 target: request.target().clone(),
                 path: raw_path.clone(),
@@ -434,7 +434,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             query_string,
             root_path: ctx.config.root_path.clone(),
             headers,
-            client: Some(self.peer),
+            client: self.peer,
             server: ctx.local,
             extensions,
             tls: self.tls.clone(),

@@ -39,7 +39,7 @@ const ROUNDS_PER_WAKE: usize = 32;
 pub(crate) async fn serve<R, S>(
     rt: R,
     io: S,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     initial: Bytes,
@@ -110,7 +110,7 @@ enum Outcome {
 struct Driver<R: Runtime, S> {
     rt: R,
     io: S,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
@@ -136,7 +136,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 if let Err(error) = result {
-                    tracing::debug!(%error, peer = %this.peer, "HTTP/2 connection ended with an error");
+                    tracing::debug!(%error, peer = ?this.peer, "HTTP/2 connection ended with an error");
                 }
                 for (_, stream) in this.streams.drain() {
                     stream.exchange.disconnect();
@@ -284,7 +284,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 Event::StreamError { stream, error } => tracing::debug!(%stream, %error, "stream refused"),
                 Event::Writable { .. } => {}
                 Event::ConnectionError(error) => {
-                    tracing::debug!(%error, peer = %self.peer, "HTTP/2 connection error");
+                    tracing::debug!(%error, peer = ?self.peer, "HTTP/2 connection error");
                 }
                 _ => {}
             }
@@ -310,7 +310,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let record = ctx.access_log.as_ref().map(|_| {
             let header = |name: &str| request.header(name).map(Bytes::copy_from_slice);
             Box::new(Record {
-                client: Some(self.peer),
+                client: self.peer,
                 method: method.clone(),
                 target: target.clone(),
                 path: raw_path.clone(),
@@ -340,7 +340,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             query_string,
             root_path: ctx.config.root_path.clone(),
             headers,
-            client: Some(self.peer),
+            client: self.peer,
             server: ctx.local,
             extensions: Extensions {
                 response_trailers: te_trailers,
@@ -619,7 +619,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             headers: Headers::from_pairs(
                 host.into_iter().chain(headers.iter().map(|(n, v)| (&n[..], &v[..]))),
             ),
-            client: Some(self.peer),
+            client: self.peer,
             server: self.ctx.local,
             extensions: Extensions {
                 response_trailers: false,
