@@ -640,12 +640,10 @@ impl Connection {
         if self.closed || !self.streams.is_empty() || self.partial.is_some() {
             return;
         }
+        // A client's GOAWAY only says it opens no more streams: the connection
+        // stays (PINGs are still answered) until it closes or the caller's idle
+        // policy shuts it down.
         if self.shutdown == Shutdown::Final {
-            self.closed = true;
-        } else if self.peer_goaway.is_some() {
-            GoAwayFrame::new(self.last_client_stream, Reason::NO_ERROR).encode(self.output.tail());
-            self.output.commit();
-            self.goaway_last = Some(self.last_client_stream);
             self.closed = true;
         }
     }

@@ -356,10 +356,11 @@ impl Connection {
         match self.known(meta.stream) {
             Known::Active => self.on_trailers(meta, fields),
             Known::Idle => self.on_request(meta, fields),
+            // Our RST_STREAM may still be on its way: the client is not at fault.
             Known::Closed(Some(Closed::Reset)) => {}
-            Known::Closed(_) => {
-                self.reset_for_error(meta.stream, Reason::STREAM_CLOSED, ErrorKind::StreamClosed, true);
-            }
+            // A new header block on a stream both sides finished reuses an identifier:
+            // RFC 9113 §5.1 lets us (and h2spec expects us to) end the connection.
+            Known::Closed(_) => self.connection_error(Reason::STREAM_CLOSED, ErrorKind::StreamClosed),
         }
     }
 

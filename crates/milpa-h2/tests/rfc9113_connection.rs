@@ -255,12 +255,12 @@ fn s5_1_closed_after_client_reset_data_is_stream_closed() {
 }
 
 #[test]
-fn s5_1_closed_after_client_reset_headers_is_stream_closed() {
+fn s5_1_headers_after_client_reset_end_the_connection() {
     let mut client = Client::connected();
     client.send(frames::headers(1).request("POST", "/"));
     client.send(frames::reset(1).cancel());
     client.send(frames::headers(1).field("x", "y").eos());
-    client.expect_reset(1, Reason::STREAM_CLOSED);
+    client.expect_goaway(Reason::STREAM_CLOSED);
 }
 
 #[test]
@@ -273,11 +273,21 @@ fn s5_1_closed_after_end_stream_data_is_stream_closed() {
 }
 
 #[test]
-fn s5_1_closed_after_end_stream_headers_is_stream_closed() {
+fn s5_1_headers_on_a_finished_stream_end_the_connection() {
     let mut client = Client::connected();
     client.send(frames::headers(1).request("GET", "/").eos());
     client.respond(1, 200, true);
     client.send(frames::headers(1).field("x", "y").eos());
+    // Reusing the identifier of a finished stream ends the connection (h2spec 5.1).
+    client.expect_goaway(Reason::STREAM_CLOSED);
+}
+
+#[test]
+fn s5_1_late_data_is_reset_once() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("GET", "/").eos());
+    client.respond(1, 200, true);
+    client.send(frames::data(1, "late"));
     client.expect_reset(1, Reason::STREAM_CLOSED);
     // A second late frame is dropped: one reset per stream at most.
     client.send(frames::data(1, "again"));

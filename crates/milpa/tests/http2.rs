@@ -124,6 +124,20 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn idle_connection_is_shut_down_after_the_keep_alive_timeout() {
+        let mut config = test_config();
+        config.keep_alive_timeout = Duration::from_millis(200);
+        let server = TestServer::start_with(config, test_app).await;
+        let stream = TcpStream::connect(server.addr).await.unwrap();
+        let (mut client, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+        let conn = tokio::spawn(conn);
+        assert_eq!(client.send_request(get("/hello")).await.unwrap().status(), StatusCode::OK);
+        let ended = tokio::time::timeout(Duration::from_secs(3), conn).await;
+        assert!(ended.is_ok(), "the idle connection must be closed by the server");
+        server.stop().await.unwrap();
+    }
+
     async fn graceful_shutdown_lets_streams_finish() {
         let mut server = TestServer::start(test_app).await;
         let mut client = connect_h2c::<Empty<Bytes>>(&server).await;

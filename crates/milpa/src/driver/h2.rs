@@ -70,6 +70,7 @@ pub(crate) async fn serve<R, S>(
         shutdown_seen: false,
         eof: false,
         stalled_since: None,
+        idle_since: None,
     };
     driver.await;
 }
@@ -125,6 +126,9 @@ struct Driver<R: Runtime, S> {
     shutdown_seen: bool,
     eof: bool,
     stalled_since: Option<Instant>,
+    /// Since when no stream has been open: past the keep-alive timeout the
+    /// connection is shut down gracefully.
+    idle_since: Option<Instant>,
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
@@ -166,6 +170,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 self.conn.start_shutdown();
             }
             while self.handle_events(now) | self.poll_streams(cx) {}
+            self.idle_since = match self.streams.is_empty() && self.conn.open_streams() == 0 {
+                true => self.idle_since.or(Some(now)),
+                false => None,
+            };
 
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
@@ -223,10 +231,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
-        let deadline = match (self.conn.poll_timeout(), stall) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => return Ok(false),
+        let idle = self
+            .idle_since
+            .filter(|_| !self.shutdown_seen)
+            .map(|since| since + self.ctx.config.keep_alive_timeout);
+        let Some(deadline) = [self.conn.poll_timeout(), stall, idle].into_iter().flatten().min() else {
+            return Ok(false);
         };
         let rearm = self.armed.is_none_or(|armed| deadline < armed);
         match &mut self.sleep {
@@ -245,6 +255,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let now = Instant::now();
         if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
+        }
+        if !self.shutdown_seen
+            && self.idle_since.is_some_and(|since| now >= since + self.ctx.config.keep_alive_timeout)
+        {
+            // Idle past the keep-alive timeout: the double GOAWAY, then close.
+            self.shutdown_seen = true;
+            self.conn.start_shutdown();
         }
         self.conn.handle_timeout(now);
         Ok(true)

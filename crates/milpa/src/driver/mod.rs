@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::access_log::AccessLog;
-use crate::app::{App, AppError, AppFuture, State};
+use crate::app::{App, AppError, AppFuture, SendError, State};
 use crate::config::Config;
 use crate::shutdown::{Latch, Token, Tracker};
 
@@ -91,6 +91,11 @@ impl Future for Detached {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match std::task::ready!(poll_app(&mut self.task, cx)) {
             TaskEnd::Returned => {}
+            // Sends failing because the client left are the expected end of a
+            // future that outlived its stream.
+            TaskEnd::Failed(error) if error.downcast_ref::<SendError>() == Some(&SendError::Disconnected) => {
+                tracing::debug!("application stopped: its client is gone");
+            }
             TaskEnd::Failed(error) => tracing::error!(%error, "application failed after its response"),
             TaskEnd::Panicked(message) => {
                 tracing::error!(%message, "application panicked after its response")
