@@ -112,6 +112,8 @@ pub struct Config {
     pub alpn_protocols: Vec<String>,
     /// Plain-text listeners beside the TLS ones.
     pub insecure_bind: Vec<String>,
+    /// Answer `Upgrade: h2c` on plain-text listeners (never on TLS ones): true.
+    pub h2c_upgrade: bool,
     /// A TLS handshake must finish within this: 10 s.
     #[serde(with = "seconds")]
     pub tls_handshake_timeout: Duration,
@@ -148,6 +150,7 @@ impl Default for Config {
             alpn_protocols: vec!["h2".to_owned(), "http/1.1".to_owned()],
             insecure_bind: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
+            h2c_upgrade: true,
         }
     }
 }

@@ -116,6 +116,27 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
+        let server = TestServer::start(test_app).await;
+        let url = server.url("/scope?via=upgrade");
+        let out = run("curl", &["-s", "--http2", "-w", " %{http_version}", &url]).await;
+        assert_eq!(out, "GET /scope via=upgrade HTTP/2.0 None  2");
+        // A request with a body is not upgraded (RFC 7540 §3.2 lets the server choose).
+        let url = server.url("/echo");
+        let out = run("curl", &["-s", "--http2", "-d", "body", "-w", " %{http_version}", &url]).await;
+        assert_eq!(out, "body 1.1");
+        server.stop().await.unwrap();
+    }
+
+    async fn h2c_upgrade_can_be_turned_off() {
+        let mut config = test_config();
+        config.h2c_upgrade = false;
+        let server = TestServer::start_with(config, test_app).await;
+        let out = run("curl", &["-s", "--http2", "-w", " %{http_version}", &server.url("/hello")]).await;
+        assert_eq!(out, "hello 1.1");
+        server.stop().await.unwrap();
+    }
+
     async fn h2load_over_h2c_all_succeed() {
         let server = TestServer::start(test_app).await;
         let url = server.url("/hello");

@@ -54,7 +54,8 @@ pub(crate) async fn serve<R, S>(
     let now = Instant::now();
     let mut conn = Connection::new(ctx.h1.clone(), now);
     conn.receive(now, &initial);
-    let driver = Driver {
+    let mut driver = Driver {
+        upgrade: None,
         conn,
         graceful: ctx.graceful.watch(),
         force: ctx.force.watch(),
@@ -76,7 +77,19 @@ pub(crate) async fn serve<R, S>(
         stalled_since: None,
         phase: Phase::Serving,
     };
-    driver.await;
+    std::future::poll_fn(|cx| Pin::new(&mut driver).poll(cx)).await;
+    if let Some(upgrade) = driver.upgrade.take().filter(|_| driver.conn.is_switched()) {
+        let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
+        let Driver { rt, io, peer, ctx, .. } = driver;
+        super::h2::serve_upgraded(rt, io, peer, ctx, upgrade.settings, *upgrade.scope, initial).await;
+    }
+}
+
+/// An `Upgrade: h2c` request being answered with 101: its decoded HTTP2-Settings
+/// and the scope it is served with on stream 1 of the new HTTP/2 connection.
+struct H2cUpgrade {
+    settings: Vec<u8>,
+    scope: Box<HttpScope>,
 }
 
 /// Where the application's response stands.
@@ -126,6 +139,8 @@ enum Phase {
 }
 
 struct Driver<R: Runtime, S> {
+    /// Set once a request asked for `Upgrade: h2c` and the 101 is on its way.
+    upgrade: Option<H2cUpgrade>,
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
@@ -205,6 +220,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 (false, true) => Some(now),
                 (false, false) => self.stalled_since.or(Some(now)),
             };
+            if flushed && self.conn.is_switched() && self.upgrade.is_some() {
+                // The 101 is out: the socket now belongs to HTTP/2.
+                return Poll::Ready(Ok(()));
+            }
             if flushed && (self.closing || self.conn.is_finished() || self.conn.is_switched()) {
                 return self.start_closing(cx);
             }
@@ -364,6 +383,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let Some(event) = self.conn.poll_event() else { break };
             progress = true;
             match event {
+                Event::Request(request) if self.wants_h2c(&request) => self.start_h2c(request),
+                Event::EndOfMessage { .. } if self.upgrade.is_some() && self.current.is_none() => {
+                    let fields = [(&b"connection"[..], &b"Upgrade"[..]), (b"upgrade", b"h2c")];
+                    if self.conn.send_response(StatusCode::SWITCHING_PROTOCOLS, fields, None).is_err() {
+                        self.closing = true;
+                    }
+                }
                 Event::Request(request) => self.start_request(request, now),
                 Event::Data(data) => {
                     if let Some(current) = &self.current {
@@ -396,6 +422,49 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             self.conn.want_body();
         }
         progress
+    }
+
+    /// `Upgrade: h2c` (RFC 7540 §3.2) on a plain-text connection, for a request
+    /// without a body, with exactly one valid `HTTP2-Settings`.
+    fn wants_h2c(&self, request: &Request) -> bool {
+        let headers = request.headers();
+        self.ctx.tls.is_none()
+            && self.ctx.config.h2c_upgrade
+            && self.current.is_none()
+            && request.body_length() == milpa_h1::BodyLength::Empty
+            && headers.has_token(b"upgrade", b"h2c")
+            && headers.has_token(b"connection", b"upgrade")
+            && headers.has_token(b"connection", b"http2-settings")
+            && headers.get_all(b"http2-settings").count() == 1
+            && headers.get(b"http2-settings").and_then(base64url_decode).is_some()
+    }
+
+    fn start_h2c(&mut self, mut request: Request) {
+        let settings =
+            request.headers().get(b"http2-settings").and_then(base64url_decode).unwrap_or_default();
+        let (raw_path, query_string) = split_target(&request);
+        let ctx = &self.ctx;
+        let scope = HttpScope {
+            http_version: Version::HTTP_2,
+            method: request.method().clone(),
+            scheme: ctx.scheme,
+            path: decode_path(&raw_path),
+            raw_path,
+            query_string,
+            root_path: ctx.config.root_path.clone(),
+            extensions: Extensions {
+                response_trailers: request.headers().has_token(b"te", b"trailers"),
+                early_hint: true,
+                push: ctx.h2.enable_push,
+                pathsend: true,
+            },
+            headers: request.take_headers(),
+            client: self.peer,
+            server: ctx.local,
+            tls: None,
+            state: ctx.state.clone(),
+        };
+        self.upgrade = Some(H2cUpgrade { settings, scope: Box::new(scope) });
     }
 
     fn start_request(&mut self, mut request: Request, now: Instant) {
@@ -740,6 +809,32 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 }
 
+/// Decodes base64url without padding (RFC 4648 §5), as `HTTP2-Settings` carries it.
+fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.chunks(4) {
+        let mut bits = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            bits |= u32::from(value(c)?) << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
 /// The raw path and query of a request, sliced from its target without copying
 /// in the usual origin form.
 fn split_target(request: &Request) -> (Bytes, Bytes) {
@@ -752,4 +847,19 @@ fn split_target(request: &Request) -> (Bytes, Bytes) {
         Bytes::copy_from_slice(request.path())
     };
     (path, query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64url_decode;
+
+    #[test]
+    fn http2_settings_are_base64url_without_padding() {
+        assert_eq!(base64url_decode(b"AAMAAABkAARAAAAAAAIAAAAA").map(|v| v.len()), Some(18));
+        assert_eq!(base64url_decode(b"_-8").as_deref(), Some(&[0xff, 0xef][..]));
+        assert_eq!(base64url_decode(b"AA=="), Some(vec![0]));
+        assert_eq!(base64url_decode(b""), Some(vec![]));
+        assert_eq!(base64url_decode(b"A"), None);
+        assert_eq!(base64url_decode(b"A+B/"), None);
+    }
 }

@@ -75,6 +75,55 @@ pub(crate) async fn serve<R, S>(
     driver.await;
 }
 
+/// Serves an HTTP/2 connection that began as HTTP/1.1 with `Upgrade: h2c`: the
+/// 101 is out; `settings` is the decoded HTTP2-Settings, `scope` the upgrading
+/// request, answered on stream 1; `initial` the bytes read past the request.
+pub(crate) async fn serve_upgraded<R, S>(
+    rt: R,
+    io: S,
+    peer: Option<SocketAddr>,
+    ctx: Arc<ConnContext>,
+    settings: Vec<u8>,
+    scope: HttpScope,
+    initial: Bytes,
+) where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let now = Instant::now();
+    let mut conn = match Connection::from_h2c_upgrade(ctx.h2.clone(), now, &settings) {
+        Ok(conn) => conn,
+        Err(error) => {
+            tracing::debug!(%error, ?peer, "invalid HTTP2-Settings in an h2c upgrade");
+            return;
+        }
+    };
+    conn.receive(now, &initial);
+    let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
+    let mut driver = Driver {
+        conn,
+        graceful: ctx.graceful.watch(),
+        force: ctx.force.watch(),
+        rt,
+        io,
+        peer,
+        ctx,
+        tls: None,
+        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        writes: WriteQueue::default(),
+        sleep: None,
+        armed: None,
+        streams: HashMap::new(),
+        date: None,
+        shutdown_seen: false,
+        eof: false,
+        stalled_since: None,
+        idle_since: None,
+    };
+    driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
+    driver.await;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Response {
     NotStarted,
