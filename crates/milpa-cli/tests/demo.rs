@@ -48,8 +48,14 @@ impl Milpa {
 }
 
 #[test]
-fn demo_serves_messages_queries_and_the_page() {
-    let milpa = Milpa::start(&["--bind", "127.0.0.1:0"]);
+fn demo_serves_messages_queries_and_the_page_on_every_runtime() {
+    for class in ["tokio", "smol", "async-std"] {
+        demo_on(class);
+    }
+}
+
+fn demo_on(class: &str) {
+    let milpa = Milpa::start(&["-k", class, "--bind", "127.0.0.1:0"]);
     let out = milpa.get("/message/7/");
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.contains("content-type: application/json\r\n"));
@@ -61,7 +67,7 @@ fn demo_serves_messages_queries_and_the_page() {
     let out = milpa.get("/message/3/?delay_ms=50");
     assert!(out.ends_with("{\"message\": 3}"), "{out}");
     assert!(milpa.get("/nope").starts_with("HTTP/1.1 404 Not Found"));
-    assert!(milpa.terminate().success(), "SIGTERM shuts down gracefully with exit 0");
+    assert!(milpa.terminate().success(), "{class}: SIGTERM shuts down gracefully with exit 0");
 }
 
 #[test]
