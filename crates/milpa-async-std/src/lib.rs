@@ -2,20 +2,17 @@
 //! authors point to smol); this adapter stays thin and behind milpa's
 //! `async-std` feature for applications that still run on it. Tasks and
 //! blocking work go to async-std; sockets and timers use `async-io`, the reactor
-//! async-std itself runs on. The `milpa` crate implements its `Runtime` trait
-//! on [`AsyncStd`] when the feature is on.
+//! async-std itself runs on, through the same types as the smol adapter. The
+//! `milpa` crate implements its `Runtime` trait on [`AsyncStd`] when the feature
+//! is on.
 
 #![forbid(unsafe_code)]
 
 use std::future::Future;
-use std::io::{self, IoSlice};
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::io;
 use std::time::Instant;
 
-use async_io::{Async, Timer};
-use futures_lite::StreamExt;
+pub use milpa_smol::{Sleep, Stream, TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A handle to the async-std runtime.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,159 +34,26 @@ impl AsyncStd {
 
     /// A timer that fires at `deadline`.
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep(Timer::at(deadline))
+        milpa_smol::reactor::sleep_until(deadline)
     }
 
     /// Registers a bound, listening std socket with the reactor.
     pub fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Async::new(listener).map(TcpListener)
+        milpa_smol::reactor::listener(listener)
     }
 
     /// Registers a bound, listening Unix-domain socket with the reactor.
     pub fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        Async::new(listener).map(UnixListener)
+        milpa_smol::reactor::unix_listener(listener)
     }
 
     /// Resolves on SIGINT or SIGTERM.
     pub async fn shutdown_signal() {
-        use async_signal::{Signal, Signals};
-        match Signals::new([Signal::Int, Signal::Term]) {
-            Ok(mut signals) => {
-                signals.next().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        milpa_smol::Smol::shutdown_signal().await;
     }
 }
 
 /// Runs `future` to completion on async-std's global executor.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     async_std::task::block_on(future)
-}
-
-/// A timer; re-arm it with [`Sleep::reset`].
-#[derive(Debug)]
-pub struct Sleep(Timer);
-
-impl Sleep {
-    /// Moves the deadline.
-    pub fn reset(&mut self, deadline: Instant) {
-        self.0.set_at(deadline);
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(drop)
-    }
-}
-
-/// A listening TCP socket.
-#[derive(Debug)]
-pub struct TcpListener(Async<std::net::TcpListener>);
-
-impl TcpListener {
-    /// Accepts a connection, with `TCP_NODELAY` set.
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        loop {
-            match self.0.get_ref().accept() {
-                Ok((stream, peer)) => {
-                    stream.set_nodelay(true)?;
-                    return Poll::Ready(Async::new(stream).map(|stream| (Stream(stream), peer)));
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    std::task::ready!(self.0.poll_readable(cx))?;
-                }
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
-    }
-}
-
-/// A listening Unix-domain socket.
-#[derive(Debug)]
-pub struct UnixListener(Async<std::os::unix::net::UnixListener>);
-
-impl UnixListener {
-    /// Accepts a connection.
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
-        loop {
-            match self.0.get_ref().accept() {
-                Ok((stream, _)) => return Poll::Ready(Async::new(stream).map(Stream)),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    std::task::ready!(self.0.poll_readable(cx))?;
-                }
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
-    }
-}
-
-/// A socket whose write side can be shut down.
-pub trait ShutdownWrite {
-    /// Shuts the write side down, so the peer reads the end.
-    fn shutdown_write(&self) -> io::Result<()>;
-}
-
-impl ShutdownWrite for std::net::TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-}
-
-impl ShutdownWrite for std::os::unix::net::UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-}
-
-/// A connected stream speaking the `futures-io` traits.
-#[derive(Debug)]
-pub struct Stream<T>(Async<T>);
-
-/// A connected TCP stream.
-pub type TcpStream = Stream<std::net::TcpStream>;
-/// A connected Unix-domain stream.
-pub type UnixStream = Stream<std::os::unix::net::UnixStream>;
-
-impl<T> futures_io::AsyncRead for Stream<T>
-where
-    for<'a> &'a T: io::Read,
-{
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_read(cx, buf)
-    }
-}
-
-impl<T: ShutdownWrite> futures_io::AsyncWrite for Stream<T>
-where
-    for<'a> &'a T: io::Write,
-{
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &self.0).poll_flush(cx)
-    }
-
-    /// Flushes, then shuts the write side down so the peer sees the end (async-io's
-    /// own `poll_close` only flushes).
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(Pin::new(&mut &self.0).poll_flush(cx))?;
-        match self.0.get_ref().shutdown_write() {
-            Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
-            _ => Poll::Ready(Ok(())),
-        }
-    }
 }

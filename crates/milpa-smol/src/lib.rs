@@ -38,17 +38,17 @@ impl Smol {
 
     /// A timer that fires at `deadline`.
     pub fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep(Timer::at(deadline))
+        reactor::sleep_until(deadline)
     }
 
     /// Registers a bound, listening std socket with the reactor.
-    pub fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Async::new(listener).map(TcpListener)
+    pub fn listener(&self, listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+        reactor::listener(listener)
     }
 
     /// Registers a bound, listening Unix-domain socket with the reactor.
-    pub fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        Async::new(listener).map(UnixListener)
+    pub fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> std::io::Result<UnixListener> {
+        reactor::unix_listener(listener)
     }
 
     /// Resolves on SIGINT or SIGTERM.
@@ -116,6 +116,31 @@ impl StopFlag {
             Poll::Pending
         })
         .await;
+    }
+}
+
+/// Sockets and timers on the `async-io` reactor, shared with the async-std
+/// adapter (async-std runs on the same reactor).
+pub mod reactor {
+    use std::time::Instant;
+
+    use async_io::{Async, Timer};
+
+    use super::{Sleep, TcpListener, UnixListener};
+
+    /// A timer that fires at `deadline`.
+    pub fn sleep_until(deadline: Instant) -> Sleep {
+        Sleep(Timer::at(deadline))
+    }
+
+    /// Registers a bound, listening std socket with the reactor.
+    pub fn listener(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+        Async::new(listener).map(TcpListener)
+    }
+
+    /// Registers a bound, listening Unix-domain socket with the reactor.
+    pub fn unix_listener(listener: std::os::unix::net::UnixListener) -> std::io::Result<UnixListener> {
+        Async::new(listener).map(UnixListener)
     }
 }
 

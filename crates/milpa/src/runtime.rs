@@ -57,173 +57,72 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     ) -> Poll<io::Result<Self::UnixStream>>;
 }
 
-#[cfg(feature = "tokio")]
-mod tokio_runtime {
-    use super::*;
-    use milpa_tokio::{Sleep, TcpListener, TcpStream, Tokio, UnixListener, UnixStream};
+/// Implements [`Runtime`] for an adapter crate's handle: every adapter exposes the
+/// same inherent methods and types, so the glue is the same for each.
+macro_rules! adapter_runtime {
+    ($feature:literal, $module:ident, $adapter:ident, $handle:ident) => {
+        #[cfg(feature = $feature)]
+        mod $module {
+            use super::*;
+            use $adapter::{Sleep, TcpListener, TcpStream, UnixListener, UnixStream, $handle};
 
-    impl Runtime for Tokio {
-        type Listener = TcpListener;
-        type Stream = TcpStream;
-        type UnixListener = UnixListener;
-        type UnixStream = UnixStream;
-        type Sleep = Sleep;
+            impl Runtime for $handle {
+                type Listener = TcpListener;
+                type Stream = TcpStream;
+                type UnixListener = UnixListener;
+                type UnixStream = UnixStream;
+                type Sleep = Sleep;
 
-        fn spawn<F>(&self, future: F)
-        where
-            F: Future<Output = ()> + Send + 'static,
-        {
-            Tokio::spawn(self, future);
+                fn spawn<F>(&self, future: F)
+                where
+                    F: Future<Output = ()> + Send + 'static,
+                {
+                    $handle::spawn(self, future);
+                }
+
+                fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
+                    $handle::spawn_blocking(self, work);
+                }
+
+                fn sleep_until(&self, deadline: Instant) -> Sleep {
+                    $handle::sleep_until(self, deadline)
+                }
+
+                fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
+                    sleep.reset(deadline);
+                }
+
+                fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+                    $handle::listener(self, listener)
+                }
+
+                fn poll_accept(
+                    &self,
+                    listener: &TcpListener,
+                    cx: &mut Context<'_>,
+                ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+                    listener.poll_accept(cx)
+                }
+
+                fn unix_listener(
+                    &self,
+                    listener: std::os::unix::net::UnixListener,
+                ) -> io::Result<UnixListener> {
+                    $handle::unix_listener(self, listener)
+                }
+
+                fn poll_accept_unix(
+                    &self,
+                    listener: &UnixListener,
+                    cx: &mut Context<'_>,
+                ) -> Poll<io::Result<UnixStream>> {
+                    listener.poll_accept(cx)
+                }
+            }
         }
-
-        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
-            Tokio::spawn_blocking(self, work);
-        }
-
-        fn sleep_until(&self, deadline: Instant) -> Sleep {
-            Tokio::sleep_until(self, deadline)
-        }
-
-        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
-            sleep.reset(deadline);
-        }
-
-        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
-            Tokio::listener(self, listener)
-        }
-
-        fn poll_accept(
-            &self,
-            listener: &TcpListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-            listener.poll_accept(cx)
-        }
-
-        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-            Tokio::unix_listener(self, listener)
-        }
-
-        fn poll_accept_unix(
-            &self,
-            listener: &UnixListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<UnixStream>> {
-            listener.poll_accept(cx)
-        }
-    }
+    };
 }
 
-#[cfg(feature = "smol")]
-mod smol_runtime {
-    use super::*;
-    use milpa_smol::{Sleep, Smol, TcpListener, TcpStream, UnixListener, UnixStream};
-
-    impl Runtime for Smol {
-        type Listener = TcpListener;
-        type Stream = TcpStream;
-        type UnixListener = UnixListener;
-        type UnixStream = UnixStream;
-        type Sleep = Sleep;
-
-        fn spawn<F>(&self, future: F)
-        where
-            F: Future<Output = ()> + Send + 'static,
-        {
-            Smol::spawn(self, future);
-        }
-
-        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
-            Smol::spawn_blocking(self, work);
-        }
-
-        fn sleep_until(&self, deadline: Instant) -> Sleep {
-            Smol::sleep_until(self, deadline)
-        }
-
-        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
-            sleep.reset(deadline);
-        }
-
-        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
-            Smol::listener(self, listener)
-        }
-
-        fn poll_accept(
-            &self,
-            listener: &TcpListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-            listener.poll_accept(cx)
-        }
-
-        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-            Smol::unix_listener(self, listener)
-        }
-
-        fn poll_accept_unix(
-            &self,
-            listener: &UnixListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<UnixStream>> {
-            listener.poll_accept(cx)
-        }
-    }
-}
-
-#[cfg(feature = "async-std")]
-mod async_std_runtime {
-    use super::*;
-    use milpa_async_std::{AsyncStd, Sleep, TcpListener, TcpStream, UnixListener, UnixStream};
-
-    impl Runtime for AsyncStd {
-        type Listener = TcpListener;
-        type Stream = TcpStream;
-        type UnixListener = UnixListener;
-        type UnixStream = UnixStream;
-        type Sleep = Sleep;
-
-        fn spawn<F>(&self, future: F)
-        where
-            F: Future<Output = ()> + Send + 'static,
-        {
-            AsyncStd::spawn(self, future);
-        }
-
-        fn spawn_blocking(&self, work: Box<dyn FnOnce() + Send + 'static>) {
-            AsyncStd::spawn_blocking(self, work);
-        }
-
-        fn sleep_until(&self, deadline: Instant) -> Sleep {
-            AsyncStd::sleep_until(self, deadline)
-        }
-
-        fn reset_sleep(&self, sleep: &mut Sleep, deadline: Instant) {
-            sleep.reset(deadline);
-        }
-
-        fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
-            AsyncStd::listener(self, listener)
-        }
-
-        fn poll_accept(
-            &self,
-            listener: &TcpListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-            listener.poll_accept(cx)
-        }
-
-        fn unix_listener(&self, listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-            AsyncStd::unix_listener(self, listener)
-        }
-
-        fn poll_accept_unix(
-            &self,
-            listener: &UnixListener,
-            cx: &mut Context<'_>,
-        ) -> Poll<io::Result<UnixStream>> {
-            listener.poll_accept(cx)
-        }
-    }
-}
+adapter_runtime!("tokio", tokio_runtime, milpa_tokio, Tokio);
+adapter_runtime!("smol", smol_runtime, milpa_smol, Smol);
+adapter_runtime!("async-std", async_std_runtime, milpa_async_std, AsyncStd);

@@ -52,27 +52,7 @@ pub(crate) async fn serve<R, S>(
     if !initial.is_empty() {
         conn.receive(now, &initial);
     }
-    let driver = Driver {
-        conn,
-        graceful: ctx.graceful.watch(),
-        force: ctx.force.watch(),
-        rt,
-        io,
-        peer,
-        ctx,
-        tls,
-        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-        writes: WriteQueue::default(),
-        sleep: None,
-        armed: None,
-        streams: HashMap::new(),
-        date: None,
-        shutdown_seen: false,
-        eof: false,
-        stalled_since: None,
-        idle_since: None,
-    };
-    driver.await;
+    Driver::new(rt, io, peer, ctx, tls, conn).await;
 }
 
 /// Serves an HTTP/2 connection that began as HTTP/1.1 with `Upgrade: h2c`: the
@@ -100,26 +80,7 @@ pub(crate) async fn serve_upgraded<R, S>(
     };
     conn.receive(now, &initial);
     let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
-    let mut driver = Driver {
-        conn,
-        graceful: ctx.graceful.watch(),
-        force: ctx.force.watch(),
-        rt,
-        io,
-        peer,
-        ctx,
-        tls: None,
-        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-        writes: WriteQueue::default(),
-        sleep: None,
-        armed: None,
-        streams: HashMap::new(),
-        date: None,
-        shutdown_seen: false,
-        eof: false,
-        stalled_since: None,
-        idle_since: None,
-    };
+    let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
     driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
     driver.await;
 }
@@ -204,6 +165,36 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
+    fn new(
+        rt: R,
+        io: S,
+        peer: Option<SocketAddr>,
+        ctx: Arc<ConnContext>,
+        tls: Option<Arc<TlsInfo>>,
+        conn: Connection,
+    ) -> Self {
+        Self {
+            conn,
+            graceful: ctx.graceful.watch(),
+            force: ctx.force.watch(),
+            rt,
+            io,
+            peer,
+            ctx,
+            tls,
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            writes: WriteQueue::default(),
+            sleep: None,
+            armed: None,
+            streams: HashMap::new(),
+            date: None,
+            shutdown_seen: false,
+            eof: false,
+            stalled_since: None,
+            idle_since: None,
+        }
+    }
+
     fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.date = None;
         if self.force.poll(cx).is_ready() {
