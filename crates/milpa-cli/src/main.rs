@@ -14,6 +14,8 @@ Examples:
   milpa --bind 0.0.0.0:8080 --bind [::]:8080
   milpa --access-logfile - --keep-alive 10
   milpa --self-signed --bind 127.0.0.1:8443 --insecure-bind 127.0.0.1:8000
+  milpa --self-signed --bind 127.0.0.1:8443 --http1-bind 127.0.0.1:8444
+                                          the demo page compares HTTP/2 and HTTP/1.1
   milpa -k smol --threads 2               the smol runtime with two threads
   milpa --config milpa.toml               every option from a TOML file (flags win)";
 
@@ -75,6 +77,10 @@ struct Args {
     /// A plain-text address beside the TLS ones; repeatable.
     #[arg(long, value_name = "ADDRESS")]
     insecure_bind: Vec<String>,
+    /// A TLS address offering HTTP/1.1 only (ALPN); with --bind, the demo page
+    /// compares the two protocols side by side. Repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    http1_bind: Vec<String>,
     /// A TOML file with configuration keys; flags given here win over it.
     #[arg(short, long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -139,7 +145,25 @@ impl Args {
         if !self.insecure_bind.is_empty() {
             config.insecure_bind = self.insecure_bind.clone();
         }
+        if !self.http1_bind.is_empty() {
+            config.http1_bind = self.http1_bind.clone();
+        }
         Ok(config)
+    }
+}
+
+/// With TLS listeners of both kinds, the origins the demo page compares: the
+/// first `bind` (HTTP/2 by ALPN) and the first `http1_bind` (HTTP/1.1 only).
+fn comparison_targets(config: &Config) -> Vec<(String, String)> {
+    let tls = config.certfile.is_some() || config.self_signed;
+    let origin = |bind: &String| format!("https://{}", bind.replace("0.0.0.0", "127.0.0.1"));
+    let h2 = config.bind.iter().find(|bind| !bind.starts_with("unix:"));
+    match (tls, h2, config.http1_bind.first()) {
+        (true, Some(h2), Some(h1)) => vec![
+            ("HTTP/2 (TLS, ALPN h2)".to_owned(), origin(h2)),
+            ("HTTP/1.1 (TLS, ALPN http/1.1 only)".to_owned(), origin(h1)),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -161,7 +185,8 @@ fn main() -> ExitCode {
             "worker processes are not implemented yet; serving in-process"
         );
     }
-    match milpa::run(config, demo::app) {
+    let app = demo::app(&comparison_targets(&config));
+    match milpa::run(config, app) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("milpa: {error}");

@@ -112,6 +112,9 @@ pub struct Config {
     pub alpn_protocols: Vec<String>,
     /// Plain-text listeners beside the TLS ones.
     pub insecure_bind: Vec<String>,
+    /// TLS listeners that offer HTTP/1.1 only (ALPN), beside the `bind` ones: the
+    /// demo's HTTP/1.1-versus-HTTP/2 comparison.
+    pub http1_bind: Vec<String>,
     /// Answer `Upgrade: h2c` on plain-text listeners (never on TLS ones): true.
     pub h2c_upgrade: bool,
     /// A TLS handshake must finish within this: 10 s.
@@ -149,6 +152,7 @@ impl Default for Config {
             verify_mode: crate::tls::VerifyMode::None,
             alpn_protocols: vec!["h2".to_owned(), "http/1.1".to_owned()],
             insecure_bind: Vec::new(),
+            http1_bind: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
             h2c_upgrade: true,
         }
@@ -205,7 +209,7 @@ mod seconds {
 }
 
 /// Resolves `host:port` strings to socket addresses.
-fn resolve(binds: &[String]) -> std::io::Result<Vec<SocketAddr>> {
+pub(crate) fn resolve(binds: &[String]) -> std::io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs;
     let mut addrs = Vec::new();
     for bind in binds.iter().filter(|bind| !bind.starts_with("unix:")) {

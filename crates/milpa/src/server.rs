@@ -51,9 +51,8 @@ impl From<io::Error> for ServeError {
 pub struct Server<R: Runtime> {
     rt: R,
     config: Arc<Config>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    /// Each listener with whether it speaks TLS.
-    listeners: Vec<(Bound<R>, bool)>,
+    /// Each listener with the TLS configuration it speaks, if any.
+    listeners: Vec<(Bound<R>, Option<Arc<rustls::ServerConfig>>)>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Server<R> {
@@ -97,24 +96,35 @@ impl<R: Runtime> Server<R> {
     /// configured) and of `config.insecure_bind` (plain text) on runtime `rt`.
     pub fn bind(rt: R, config: Config) -> io::Result<Self> {
         let tls = crate::tls::server_config(&config).map_err(io::Error::other)?;
+        // `http1_bind`: TLS listeners whose ALPN offers HTTP/1.1 only.
+        let tls_h1 = tls.as_ref().map(|tls| {
+            let mut h1_only = (**tls).clone();
+            h1_only.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(h1_only)
+        });
+        if tls_h1.is_none() && !config.http1_bind.is_empty() {
+            return Err(io::Error::other("http1_bind needs TLS (certfile and keyfile, or self_signed)"));
+        }
         let mut listeners = Vec::new();
-        let plain = config.insecure_bind_addrs()?.into_iter().map(|addr| (addr, false));
-        for (addr, secure) in config.bind_addrs()?.into_iter().map(|addr| (addr, tls.is_some())).chain(plain)
-        {
+        let plain = config.insecure_bind_addrs()?.into_iter().map(|addr| (addr, None));
+        let h1_only =
+            crate::config::resolve(&config.http1_bind)?.into_iter().map(|addr| (addr, tls_h1.clone()));
+        let secure = config.bind_addrs()?.into_iter().map(|addr| (addr, tls.clone()));
+        for (addr, tls) in secure.chain(h1_only).chain(plain) {
             let std_listener = bind_tcp(addr, config.backlog)
                 .map_err(|error| io::Error::new(error.kind(), format!("cannot bind {addr}: {error}")))?;
             let local = std_listener.local_addr()?;
-            listeners.push((Bound::Tcp(rt.listener(std_listener)?, local), secure));
+            listeners.push((Bound::Tcp(rt.listener(std_listener)?, local), tls));
         }
-        let unix = config.unix_paths(&config.bind).into_iter().map(|path| (path, tls.is_some()));
-        let plain_unix = config.unix_paths(&config.insecure_bind).into_iter().map(|path| (path, false));
-        for (path, secure) in unix.chain(plain_unix) {
+        let unix = config.unix_paths(&config.bind).into_iter().map(|path| (path, tls.clone()));
+        let plain_unix = config.unix_paths(&config.insecure_bind).into_iter().map(|path| (path, None));
+        for (path, tls) in unix.chain(plain_unix) {
             let std_listener = bind_unix(&path).map_err(|error| {
                 io::Error::new(error.kind(), format!("cannot bind {}: {error}", path.display()))
             })?;
-            listeners.push((Bound::Unix(rt.unix_listener(std_listener)?, path), secure));
+            listeners.push((Bound::Unix(rt.unix_listener(std_listener)?, path), tls));
         }
-        Ok(Self { rt, config: Arc::new(config), tls, listeners })
+        Ok(Self { rt, config: Arc::new(config), listeners })
     }
 
     /// The bound TCP addresses (with the real port when `:0` was asked for), TLS
@@ -138,7 +148,7 @@ impl<R: Runtime> Server<R> {
         A: App,
         S: Future<Output = ()> + Send,
     {
-        let Self { rt, config, tls, listeners } = self;
+        let Self { rt, config, listeners } = self;
         let app: Arc<dyn App> = Arc::new(app);
         let (lifespan, state) =
             Lifespan::start(&rt, &app, config.startup_timeout).await.map_err(ServeError::Lifespan)?;
@@ -151,8 +161,8 @@ impl<R: Runtime> Server<R> {
         let force = Latch::default();
         let tracker = Tracker::default();
         let accepting = Tracker::default();
-        for (bound, secure) in listeners {
-            let scheme = if secure { "https" } else { "http" };
+        for (bound, tls) in listeners {
+            let scheme = if tls.is_some() { "https" } else { "http" };
             let local = match &bound {
                 Bound::Tcp(_, addr) => {
                     tracing::info!("listening on {scheme}://{addr}");
@@ -164,7 +174,7 @@ impl<R: Runtime> Server<R> {
                 }
             };
             let ctx = Arc::new(ConnContext {
-                tls: if secure { tls.clone() } else { None },
+                tls,
                 app: app.clone(),
                 config: config.clone(),
                 h1: config.h1(),

@@ -18,14 +18,37 @@ const PAGE: &str = include_str!("index.html");
 /// The longest `delay_ms` honoured, so a request cannot hold a connection for long.
 const MAX_DELAY_MS: u64 = 10_000;
 
+/// The demo application. `targets` lists the origins the page compares, as
+/// `(label, base URL)` pairs: with two (an HTTP/2 and an HTTP/1.1-only TLS
+/// listener) the page draws their waterfalls side by side.
+pub(crate) fn app(targets: &[(String, String)]) -> impl milpa::App + use<> {
+    let page = Bytes::from(page_with_targets(targets));
+    move |scope: Scope, receive: Receiver, send: Sender| serve(page.clone(), scope, receive, send)
+}
+
+/// The page, with the comparison targets written in where it expects them.
+fn page_with_targets(targets: &[(String, String)]) -> String {
+    const MARKER: &str = "<!-- MILPA_TARGETS";
+    if targets.is_empty() {
+        return PAGE.to_owned();
+    }
+    let list: Vec<_> =
+        targets.iter().map(|(label, url)| serde_json::json!({ "label": label, "baseUrl": url })).collect();
+    let script = format!("<script>window.MILPA_TARGETS = {};</script>\n", serde_json::Value::from(list));
+    match PAGE.find(MARKER) {
+        Some(at) => format!("{}{script}{}", &PAGE[..at], &PAGE[at..]),
+        None => PAGE.to_owned(),
+    }
+}
+
 /// The demo application (native interface: no per-request allocation beyond the body).
-pub(crate) async fn app(scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
     let scope = match scope {
         Scope::Http(scope) => scope,
         Scope::Lifespan(_) => return lifespan(receive, send).await,
         _ => return Ok(()),
     };
-    let (status, content_type, body) = route(&scope).await;
+    let (status, content_type, body) = route(&scope, &page).await;
     // Read (and drop) any request body so the connection stays reusable.
     while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
     let headers: HeaderList = vec![
@@ -52,12 +75,12 @@ async fn lifespan(mut receive: Receiver, mut send: Sender) -> Result<(), AppErro
     Ok(())
 }
 
-async fn route(scope: &HttpScope) -> (StatusCode, &'static str, Bytes) {
+async fn route(scope: &HttpScope, page: &Bytes) -> (StatusCode, &'static str, Bytes) {
     const JSON: &str = "application/json";
     const TEXT: &str = "text/plain; charset=utf-8";
     let path = scope.path.as_str();
     if path == "/" {
-        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PAGE.as_bytes()));
+        return (StatusCode::OK, "text/html; charset=utf-8", page.clone());
     }
     if path == "/query" {
         let id = query_param(&scope.query_string, "id").unwrap_or_default();
@@ -134,6 +157,18 @@ fn decode_form(value: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparison_targets_are_written_into_the_page() {
+        let targets = [("HTTP/2".to_owned(), "https://127.0.0.1:8443".to_owned())];
+        let page = page_with_targets(&targets);
+        assert!(
+            page.contains(
+                r#"window.MILPA_TARGETS = [{"baseUrl":"https://127.0.0.1:8443","label":"HTTP/2"}];"#
+            )
+        );
+        assert_eq!(page_with_targets(&[]), PAGE);
+    }
 
     #[test]
     fn message_bodies_are_json() {
