@@ -103,3 +103,17 @@ fn help_shows_examples() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.contains("--bind") && help.contains("Examples:"), "{help}");
 }
+
+#[test]
+fn push_page_promises_its_assets_over_http2() {
+    let found = Command::new("nghttp").arg("--version").output();
+    assert!(found.is_ok(), "nghttp is not installed: run the tests with scripts/test.sh, which installs it");
+    let milpa = Milpa::start(&["--bind", "127.0.0.1:0"]);
+    let url = format!("http://{}/push", milpa.addr);
+    let output = Command::new("nghttp").args(["-nv", &url]).output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(out.matches("recv PUSH_PROMISE frame").count(), 2, "{out}");
+    assert!(out.contains(":path: /push/style.css") && out.contains(":path: /push/app.js"), "{out}");
+    assert_eq!(out.matches(":status: 200").count(), 3, "the page and both pushed assets: {out}");
+    assert!(milpa.terminate().success());
+}

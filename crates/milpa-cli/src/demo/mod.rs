@@ -15,6 +15,21 @@ use http::StatusCode;
 use milpa::{AppError, HeaderList, HttpScope, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
 
 const PAGE: &str = include_str!("index.html");
+/// The assets `/push` pushes (over HTTP/2, when the client accepts push).
+const PUSHED: &[&str] = &["/push/style.css", "/push/app.js"];
+const PUSH_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>milpa: server push</title>
+<link rel="stylesheet" href="/push/style.css"></head>
+<body><h1>Server push</h1>
+<p>Over HTTP/2 this page's stylesheet and script were promised with PUSH_PROMISE before the
+page itself (see them with <code>nghttp -nv https://127.0.0.1:8443/push</code>). Browsers
+have since dropped push support, so a browser fetches them as usual.</p>
+<p id="status">the script has not run</p>
+<script src="/push/app.js"></script></body></html>
+"#;
+const PUSH_CSS: &str = "body { font-family: system-ui, sans-serif; margin: 2rem; } h1 { color: #1a7f64; }\n";
+const PUSH_JS: &str = "document.getElementById('status').textContent = 'the script ran';\n";
+
 /// The longest `delay_ms` honoured, so a request cannot hold a connection for long.
 const MAX_DELAY_MS: u64 = 10_000;
 
@@ -48,6 +63,12 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
         Scope::Lifespan(_) => return lifespan(receive, send).await,
         _ => return Ok(()),
     };
+    if scope.path == "/push" && scope.extensions.push {
+        // Server push: promise the page's assets before the page itself.
+        for asset in PUSHED {
+            send.send(SendEvent::Push { path: (*asset).to_owned(), headers: Vec::new() }).await?;
+        }
+    }
     let (status, content_type, body) = route(&scope, &page).await;
     // Read (and drop) any request body so the connection stays reusable.
     while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
@@ -81,6 +102,15 @@ async fn route(scope: &HttpScope, page: &Bytes) -> (StatusCode, &'static str, By
     let path = scope.path.as_str();
     if path == "/" {
         return (StatusCode::OK, "text/html; charset=utf-8", page.clone());
+    }
+    if path == "/push" {
+        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PUSH_PAGE.as_bytes()));
+    }
+    if path == "/push/style.css" {
+        return (StatusCode::OK, "text/css", Bytes::from_static(PUSH_CSS.as_bytes()));
+    }
+    if path == "/push/app.js" {
+        return (StatusCode::OK, "text/javascript", Bytes::from_static(PUSH_JS.as_bytes()));
     }
     if path == "/query" {
         let id = query_param(&scope.query_string, "id").unwrap_or_default();
