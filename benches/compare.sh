@@ -13,8 +13,10 @@
 #   HYPER_CMD   hyper server command  (default: target/release/hyper-server 127.0.0.1:18081)
 #   MILPA_ADDR / HYPER_ADDR  address to load; default: the 127.0.0.1:PORT found in the command
 #   ROUTE       request path          (default: /message/1/)
-#   CASES       cases to run, space-separated, from: h1 h1-pipe wrk h2
+#   CASES       cases to run, space-separated, from: h1 h1-pipe wrk h2, or
+#               h2load:PROTO:C:N:M (PROTO h1 or h2; h2load -cC -nN -mM)
 #               (default: "h1 h1-pipe wrk"; h2 = h2c prior knowledge, -m10)
+#   SCHEME      http (default) or https (h2 then negotiates by ALPN)
 #   N           h2load requests per run (default: 200000); scale down for a quick run
 #   DURATION    wrk duration per run    (default: 10s)
 #   REPS        repetitions per server per case (default: 3)
@@ -27,6 +29,7 @@ set -euo pipefail
 MILPA_CMD=${MILPA_CMD:-target/release/milpa --bind 127.0.0.1:18080 --keep-alive-max-requests 0}
 HYPER_CMD=${HYPER_CMD:-target/release/hyper-server 127.0.0.1:18081}
 ROUTE=${ROUTE:-/message/1/}
+SCHEME=${SCHEME:-http}
 CASES=${CASES:-h1 h1-pipe wrk}
 N=${N:-200000}
 DURATION=${DURATION:-10s}
@@ -119,21 +122,28 @@ check_h2load() { # file expected_total
 }
 
 run_case() { # case server rep -> req/s on stdout
-    local case=$1 name=$2 rep=$3 url="http://${ADDR[$2]}$ROUTE" out rps
-    out="$OUT_DIR/$case.$name.$rep.txt"
+    local case=$1 name=$2 rep=$3 url="$SCHEME://${ADDR[$2]}$ROUTE" out rps expected=$N
+    out="$OUT_DIR/${case//:/_}.$name.$rep.txt"
     kill -0 "${PID[$name]}" 2>/dev/null || die "$name is no longer running (see $OUT_DIR/$name.log)"
     case $case in
         h1)      client h2load --h1 -t1 -c100 -n"$N" -m1 "$url" >"$out" 2>&1 || true ;;
         h1-pipe) client h2load --h1 -t1 -c100 -n"$N" -m5 "$url" >"$out" 2>&1 || true ;;
         h2)      client h2load -t1 -c100 -n"$N" -m10 "$url" >"$out" 2>&1 || true ;;
         wrk)     client wrk -t1 -c50 -d"$DURATION" "$url" >"$out" 2>&1 || true ;;
+        h2load:*)
+            local proto c n m h1=()
+            IFS=: read -r _ proto c n m <<<"$case"
+            [[ $proto == h1 ]] && h1=(--h1)
+            expected=$n
+            client h2load "${h1[@]}" -t1 -c"$c" -n"$n" -m"$m" "$url" >"$out" 2>&1 || true
+            ;;
     esac
     if [[ $case == wrk ]]; then
         grep -q 'Non-2xx or 3xx responses' "$out" && { cat "$out" >&2; die "wrk got non-2xx responses from $name ($out)"; }
         grep -q 'Socket errors' "$out" && log "warning: $name: $(grep 'Socket errors' "$out")"
         rps=$(awk '/^Requests\/sec:/ { print $2 + 0 }' "$out")
     else
-        rps=$(check_h2load "$out" "$N")
+        rps=$(check_h2load "$out" "$expected")
     fi
     [[ -n $rps ]] || { cat "$out" >&2; die "could not parse req/s from $case output ($out)"; }
     echo "$rps"
@@ -142,7 +152,10 @@ run_case() { # case server rep -> req/s on stdout
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- main -------------------------------------------------------------------
-for c in $CASES; do [[ $c =~ ^(h1|h1-pipe|h2|wrk)$ ]] || die "unknown case '$c' (known: h1 h1-pipe h2 wrk)"; done
+for c in $CASES; do
+    [[ $c =~ ^(h1|h1-pipe|h2|wrk|h2load:h[12]:[0-9]+:[0-9]+:[0-9]+)$ ]] \
+        || die "unknown case '$c' (known: h1 h1-pipe h2 wrk h2load:PROTO:C:N:M)"
+done
 if [[ ! $N =~ ^[0-9]+$ ]] || ((N < 100)); then die "N must be an integer >= 100 (h2load needs -n >= -c)"; fi
 (($(nproc) >= 2)) || die "needs at least 2 CPUs (server and client on separate cores)"
 ensure_tools
@@ -154,7 +167,7 @@ for s in "${SERVERS[@]}"; do start_server "$s"; done
 # Warm-up (also a smoke test of the route): N/10 requests against each server.
 warm=$((N / 10 < 100 ? 100 : N / 10))
 for s in "${SERVERS[@]}"; do
-    client h2load --h1 -t1 -c100 -n"$warm" "http://${ADDR[$s]}$ROUTE" >"$OUT_DIR/warmup.$s.txt" 2>&1 || true
+    client h2load --h1 -t1 -c100 -n"$warm" "$SCHEME://${ADDR[$s]}$ROUTE" >"$OUT_DIR/warmup.$s.txt" 2>&1 || true
     check_h2load "$OUT_DIR/warmup.$s.txt" "$warm" >/dev/null
 done
 
@@ -180,9 +193,10 @@ for c in $CASES; do
         h1-pipe) desc="h2load --h1 -c100 -n$N -m5" ;;
         h2)      desc="h2load (h2c) -c100 -n$N -m10" ;;
         wrk)     desc="wrk -t1 -c50 -d$DURATION" ;;
+        h2load:*) IFS=: read -r _ p c n m <<<"$c"; desc="h2load ($p $SCHEME) -c$c -n$n -m$m" ;;
     esac
     # shellcheck disable=SC2086 # the samples are space-separated: split them
     { m=$(median ${RESULTS[$c.milpa]}); h=$(median ${RESULTS[$c.hyper]}); }
-    printf '%-9s %-34s %14.0f %14.0f %12s\n' "$c" "$desc" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
+    printf '%-9s %-34s %14.0f %14.0f %12s\n' "${c%%:*}" "$desc" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
 done
 echo "raw output: $OUT_DIR"

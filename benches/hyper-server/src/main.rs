@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: hyper-server ADDR [--threads N]";
+const USAGE: &str = "usage: hyper-server ADDR [--threads N] [--tls CERT.pem KEY.pem]";
 
 fn json(body: String) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from(body)));
@@ -60,11 +60,31 @@ fn not_found() -> Response<Full<Bytes>> {
     res
 }
 
-async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+/// TLS like milpa's: rustls with ring, ALPN h2 then http/1.1.
+fn tls_acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<_> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .expect("certificate PEM");
+    let key = PrivateKeyDer::from_pem_file(key).expect("key PEM");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("certificate and key");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
+
+async fn serve(addr: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true).pipeline_flush(true);
-    eprintln!("hyper-server listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("hyper-server listening on {scheme}://{addr}");
     loop {
         // A failed accept (e.g. out of fds) or setsockopt must not end the benchmark.
         let stream = match listener.accept().await {
@@ -76,9 +96,19 @@ async fn serve(addr: SocketAddr) -> std::io::Result<()> {
         };
         let _ = stream.set_nodelay(true);
         let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             // Errors here are per-connection (client reset, bad request): drop them.
-            let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service_fn(handle)).await;
+                }
+            }
         });
     }
 }
@@ -89,20 +119,29 @@ fn main() {
         Some(Ok(addr)) => addr,
         _ => exit_usage(),
     };
-    let threads: Option<usize> = match (args.next().as_deref(), args.next(), args.next()) {
-        (None, _, _) => None,
-        (Some("--threads"), Some(n), None) => match n.parse() {
-            Ok(n) if n > 0 => Some(n),
+    let mut threads = None;
+    let mut tls = None;
+    let rest: Vec<String> = args.collect();
+    let mut rest = rest.iter().map(String::as_str);
+    while let Some(flag) = rest.next() {
+        match (flag, rest.next()) {
+            ("--threads", Some(n)) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => threads = Some(n),
+                _ => exit_usage(),
+            },
+            ("--tls", Some(cert)) => match rest.next() {
+                Some(key) => tls = Some(tls_acceptor(cert, key)),
+                None => exit_usage(),
+            },
             _ => exit_usage(),
-        },
-        _ => exit_usage(),
-    };
+        }
+    }
     let runtime = match threads {
         None => tokio::runtime::Builder::new_current_thread().enable_io().build(),
         Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_io().build(),
     }
     .expect("failed to build the tokio runtime");
-    if let Err(e) = runtime.block_on(serve(addr)) {
+    if let Err(e) = runtime.block_on(serve(addr, tls)) {
         eprintln!("hyper-server: {e}");
         std::process::exit(1);
     }
