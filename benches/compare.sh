@@ -193,7 +193,7 @@ for c in $CASES; do
         h1-pipe) desc="h2load --h1 -c100 -n$N -m5" ;;
         h2)      desc="h2load (h2c) -c100 -n$N -m10" ;;
         wrk)     desc="wrk -t1 -c50 -d$DURATION" ;;
-        h2load:*) IFS=: read -r _ p c n m <<<"$c"; desc="h2load ($p $SCHEME) -c$c -n$n -m$m" ;;
+        h2load:*) IFS=: read -r _ p cc nn mm <<<"$c"; desc="h2load ($p $SCHEME) -c$cc -n$nn -m$mm" ;;
     esac
     # shellcheck disable=SC2086 # the samples are space-separated: split them
     { m=$(median ${RESULTS[$c.milpa]}); h=$(median ${RESULTS[$c.hyper]}); }
