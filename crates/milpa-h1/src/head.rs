@@ -423,36 +423,6 @@ fn validate_host(version: Version, headers: &Headers) -> Result<(), ErrorKind> {
 /// RFC 3986 `host [":" port]` characters: unreserved, percent, sub-delims, `:`
 /// and the brackets of an IP literal. Anything else (spaces, `/`, `@`…) is not a host.
 fn is_host_byte(b: u8) -> bool {
-    const HOST: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut byte = 0;
-        while byte < 256 {
-            let b = byte as u8;
-            table[byte] = b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'%'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                        | b':'
-                        | b'['
-                        | b']'
-                );
-            byte += 1;
-        }
-        table
-    };
+    const HOST: [bool; 256] = crate::writer::byte_class(b"-._~%!$&'()*+,;=:[]");
     HOST[usize::from(b)]
 }

@@ -141,35 +141,25 @@ pub(crate) fn write_chunk_size(out: &mut Output, n: usize) {
     out.put_slice(b"\r\n");
 }
 
-/// RFC 9110 §5.6.2 token characters, as a lookup table: this runs on every
-/// response header name.
-const TOKEN: [bool; 256] = {
+/// A lookup table of the bytes that are ASCII alphanumeric or in `extra`: checks
+/// that run on every header name or host byte cost one load per byte.
+pub(crate) const fn byte_class(extra: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
+        table[byte] = (byte as u8).is_ascii_alphanumeric();
         byte += 1;
     }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
     table
-};
+}
+
+/// RFC 9110 §5.6.2 token characters.
+const TOKEN: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
 
 /// Whether `bytes` is a non-empty token.
 pub(crate) fn is_token(bytes: &[u8]) -> bool {

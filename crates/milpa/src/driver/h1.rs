@@ -442,29 +442,42 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn start_h2c(&mut self, mut request: Request) {
         let settings =
             request.headers().get(b"http2-settings").and_then(base64url_decode).unwrap_or_default();
+        let extensions = Extensions {
+            response_trailers: request.headers().has_token(b"te", b"trailers"),
+            early_hint: true,
+            push: self.ctx.h2.enable_push,
+            pathsend: true,
+        };
         let (raw_path, query_string) = split_target(&request);
+        let scope = self.scope(&mut request, Version::HTTP_2, extensions, raw_path, query_string);
+        self.upgrade = Some(H2cUpgrade { settings, scope: Box::new(scope) });
+    }
+
+    /// The scope of `request` (its header section is moved into it).
+    fn scope(
+        &self,
+        request: &mut Request,
+        http_version: Version,
+        extensions: Extensions,
+        raw_path: Bytes,
+        query_string: Bytes,
+    ) -> HttpScope {
         let ctx = &self.ctx;
-        let scope = HttpScope {
-            http_version: Version::HTTP_2,
+        HttpScope {
+            http_version,
             method: request.method().clone(),
             scheme: ctx.scheme,
             path: decode_path(&raw_path),
             raw_path,
             query_string,
             root_path: ctx.config.root_path.clone(),
-            extensions: Extensions {
-                response_trailers: request.headers().has_token(b"te", b"trailers"),
-                early_hint: true,
-                push: ctx.h2.enable_push,
-                pathsend: true,
-            },
             headers: request.take_headers(),
             client: self.peer,
             server: ctx.local,
-            tls: None,
+            extensions,
+            tls: self.tls.clone(),
             state: ctx.state.clone(),
-        };
-        self.upgrade = Some(H2cUpgrade { settings, scope: Box::new(scope) });
+        }
     }
 
     fn start_request(&mut self, mut request: Request, now: Instant) {
@@ -493,22 +506,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 duration: Duration::ZERO,
             })
         });
-        let headers = request.take_headers();
-        let scope = HttpScope {
-            http_version: request.version(),
-            method: request.method().clone(),
-            scheme: ctx.scheme,
-            path: decode_path(&raw_path),
-            raw_path,
-            query_string,
-            root_path: ctx.config.root_path.clone(),
-            headers,
-            client: self.peer,
-            server: ctx.local,
-            extensions,
-            tls: self.tls.clone(),
-            state: ctx.state.clone(),
-        };
+        let version = request.version();
+        let scope = self.scope(&mut request, version, extensions, raw_path, query_string);
         let (exchange, receiver, sender) = match self.spare.take() {
             Some(spare) => spare.reopen(),
             None => Exchange::new(ctx.config.max_app_queue_size, false),
