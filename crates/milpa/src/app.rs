@@ -53,6 +53,8 @@ where
 pub enum Scope {
     /// One HTTP request and its response.
     Http(HttpScope),
+    /// A WebSocket: an HTTP/1.1 `Upgrade` or an HTTP/2 extended CONNECT (RFC 8441).
+    WebSocket(WebSocketScope),
     /// The server's startup and shutdown.
     Lifespan(LifespanScope),
 }
@@ -79,6 +81,9 @@ pub struct Extensions {
     pub push: bool,
     /// `http.response.pathsend`: files can be sent by path.
     pub pathsend: bool,
+    /// `websocket.http.response`: a WebSocket may be denied with an HTTP response
+    /// (`ResponseStart` and `ResponseBody` instead of `WebSocketAccept`).
+    pub websocket_http_response: bool,
 }
 
 /// An HTTP request, as ASGI's `http` scope.
@@ -120,6 +125,72 @@ impl HttpScope {
     }
 }
 
+/// A WebSocket handshake, as ASGI's `websocket` scope. The application receives
+/// [`ReceiveEvent::WebSocketConnect`] first and answers with
+/// [`SendEvent::WebSocketAccept`], [`SendEvent::WebSocketClose`] (a 403) or a denial
+/// response ([`SendEvent::ResponseStart`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebSocketScope {
+    /// `HTTP/1.1` (Upgrade) or `HTTP/2.0` (extended CONNECT).
+    pub http_version: Version,
+    /// `ws` or `wss`.
+    pub scheme: &'static str,
+    /// The path, percent-decoded, without `root_path`.
+    pub path: String,
+    /// The path exactly as sent.
+    pub raw_path: Bytes,
+    /// The query string after `?`, still percent-encoded.
+    pub query_string: Bytes,
+    /// Where the application is mounted (`--root-path`).
+    pub root_path: String,
+    /// The request's header fields.
+    pub headers: Headers,
+    /// The client's address, when known.
+    pub client: Option<SocketAddr>,
+    /// The address the request arrived on, when known.
+    pub server: Option<SocketAddr>,
+    /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order.
+    pub subprotocols: Vec<String>,
+    /// What the connection supports.
+    pub extensions: Extensions,
+    /// The TLS session, on a `wss` connection.
+    pub tls: Option<Arc<crate::tls::TlsInfo>>,
+    /// Shared state from the lifespan startup.
+    pub state: State,
+}
+
+impl WebSocketScope {
+    /// The first value of header `name` (give it lower-cased).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get(name.as_bytes())
+    }
+}
+
+/// A whole WebSocket message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (valid UTF-8).
+    Text(String),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The message's payload length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Binary(data) => data.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The server's lifespan, as ASGI's `lifespan` scope.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -141,6 +212,18 @@ pub enum ReceiveEvent {
     },
     /// `http.disconnect`: the client is gone or the response is complete; delivered once.
     Disconnect,
+    /// `websocket.connect`: the handshake arrived; accept, close or deny it.
+    WebSocketConnect,
+    /// `websocket.receive`: a whole message from the client.
+    WebSocketReceive(Message),
+    /// `websocket.disconnect`: the WebSocket is gone (after the close handshake, or
+    /// 1006 when the connection was lost without one); delivered once.
+    WebSocketDisconnect {
+        /// The close code (the client's, ours, or 1006).
+        code: u16,
+        /// The close reason, if one was given.
+        reason: String,
+    },
     /// `lifespan.startup`.
     Startup,
     /// `lifespan.shutdown`.
@@ -191,6 +274,23 @@ pub enum SendEvent {
         /// An absolute path.
         path: PathBuf,
     },
+    /// `websocket.accept`: complete the handshake.
+    WebSocketAccept {
+        /// The subprotocol chosen from the scope's `subprotocols`.
+        subprotocol: Option<String>,
+        /// Extra response header fields.
+        headers: HeaderList,
+    },
+    /// `websocket.send`: a whole message to the client.
+    WebSocketSend(Message),
+    /// `websocket.close`: before accepting, refuses the handshake with a 403; after,
+    /// starts the close handshake.
+    WebSocketClose {
+        /// The close code: 1000 by default; 1000–1003, 1007–1014 or 3000–4999.
+        code: u16,
+        /// The close reason (at most 123 bytes).
+        reason: String,
+    },
     /// `lifespan.startup.complete`.
     StartupComplete,
     /// `lifespan.startup.failed`.
@@ -211,6 +311,7 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::Http(http) => write!(f, "http {} {}", http.method, http.path),
+            Scope::WebSocket(ws) => write!(f, "websocket {}", ws.path),
             Scope::Lifespan(_) => f.write_str("lifespan"),
         }
     }

@@ -120,6 +120,15 @@ pub struct Config {
     /// A TLS handshake must finish within this: 10 s.
     #[serde(with = "seconds")]
     pub tls_handshake_timeout: Duration,
+    /// A WebSocket message (after decompression) larger than this closes the
+    /// socket with 1009: 16 MiB.
+    pub websocket_max_message_size: usize,
+    /// Send a WebSocket ping this often; a peer that has not answered the previous
+    /// one by then is closed (1011, as a dead peer). Off by default.
+    #[serde(with = "seconds_option")]
+    pub websocket_ping_interval: Option<Duration>,
+    /// Offer permessage-deflate (RFC 7692) to WebSocket clients that ask: true.
+    pub websocket_compression: bool,
 }
 
 impl Default for Config {
@@ -155,6 +164,9 @@ impl Default for Config {
             http1_bind: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
             h2c_upgrade: true,
+            websocket_max_message_size: 16 * 1024 * 1024,
+            websocket_ping_interval: None,
+            websocket_compression: true,
         }
     }
 }
@@ -180,7 +192,16 @@ impl Config {
         h2.max_requests_per_connection =
             (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
         h2.max_header_list_size = u32::try_from(self.h11_max_incomplete_size).unwrap_or(u32::MAX);
+        // WebSockets over HTTP/2 (RFC 8441).
+        h2.enable_connect_protocol = true;
         h2
+    }
+
+    pub(crate) fn websocket(&self) -> milpa_ws::Config {
+        let mut ws = milpa_ws::Config::default();
+        ws.max_message_size = self.websocket_max_message_size;
+        ws.max_frame_size = self.websocket_max_message_size;
+        ws
     }
 
     pub(crate) fn h1(&self) -> milpa_h1::Config {
@@ -205,6 +226,22 @@ mod seconds {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let seconds = f64::deserialize(deserializer)?;
         Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional `Duration` as a number of seconds (absent: off).
+mod seconds_option {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let seconds = Option::<f64>::deserialize(deserializer)?;
+        seconds
+            .map(|seconds| Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

@@ -33,13 +33,25 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// The kind of scope an exchange serves: it decides which events may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Http,
+    WebSocket,
+    Lifespan,
+}
+
 /// Where the application stands in sending its response (or lifespan answers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Progress {
     Start,
-    Body { trailers: bool },
+    Body {
+        trailers: bool,
+    },
     Trailers,
     Done,
+    /// A WebSocket was accepted: messages and a close may follow.
+    Accepted,
 }
 
 #[derive(Debug)]
@@ -67,7 +79,9 @@ struct Shared {
     disconnect_delivered: bool,
     body_wanted: bool,
     progress: Progress,
-    lifespan: bool,
+    kind: Kind,
+    /// A WebSocket's close code and reason, given with its `WebSocketDisconnect`.
+    close: Option<(u16, String)>,
 }
 
 impl Shared {
@@ -103,7 +117,10 @@ impl Shared {
     /// Checks `event` against the ASGI order and advances; changes nothing on error.
     fn advance(&mut self, event: &SendEvent) -> Result<(), SendError> {
         use SendEvent as E;
-        if self.lifespan {
+        if self.kind == Kind::WebSocket {
+            return self.advance_websocket(event);
+        }
+        if self.kind == Kind::Lifespan {
             return match event {
                 E::StartupComplete
                 | E::StartupFailed { .. }
@@ -140,6 +157,30 @@ impl Shared {
                 return Err(SendError::Unexpected("the response already started"));
             }
             _ => return Err(SendError::Unexpected("not allowed in an http scope now")),
+        };
+        self.progress = next;
+        Ok(())
+    }
+
+    /// ASGI's WebSocket order: accept, close (a 403) or a denial response first;
+    /// after accepting, messages until a close.
+    fn advance_websocket(&mut self, event: &SendEvent) -> Result<(), SendError> {
+        use SendEvent as E;
+        let next = match (self.progress, event) {
+            (Progress::Start, E::WebSocketAccept { .. }) => Progress::Accepted,
+            (Progress::Start | Progress::Accepted, E::WebSocketClose { .. }) => Progress::Done,
+            (Progress::Accepted, E::WebSocketSend(_)) => Progress::Accepted,
+            (Progress::Start, E::WebSocketSend(_)) => {
+                return Err(SendError::Unexpected("the websocket has not been accepted"));
+            }
+            (Progress::Start | Progress::Body { .. }, E::ResponseStart { .. } | E::ResponseBody { .. }) => {
+                let saved = std::mem::replace(&mut self.kind, Kind::Http);
+                let result = self.advance(event);
+                self.kind = saved;
+                return result;
+            }
+            (Progress::Done, _) => return Err(SendError::Unexpected("the websocket is closed")),
+            _ => return Err(SendError::Unexpected("not allowed in a websocket scope now")),
         };
         self.progress = next;
         Ok(())
@@ -181,9 +222,13 @@ impl Receiver {
                     return Poll::Ready(None);
                 }
                 shared.disconnect_delivered = true;
+                if shared.kind == Kind::WebSocket {
+                    let (code, reason) = shared.close.take().unwrap_or((1006, String::new()));
+                    return Poll::Ready(Some(ReceiveEvent::WebSocketDisconnect { code, reason }));
+                }
                 return Poll::Ready(Some(ReceiveEvent::Disconnect));
             }
-            if !shared.body_asked && !shared.lifespan {
+            if !shared.body_asked && shared.kind == Kind::Http {
                 // Once per request: the connection sends `100 Continue` if needed.
                 shared.body_asked = true;
                 shared.body_wanted = true;
@@ -203,7 +248,7 @@ impl Sender {
         let mut event = Some(event);
         poll_fn(|cx| {
             let mut shared = lock(&self.shared);
-            if shared.disconnected && !shared.lifespan {
+            if shared.disconnected && shared.kind != Kind::Lifespan {
                 return Poll::Ready(Err(SendError::Disconnected));
             }
             if shared.outbound.len() >= shared.capacity {
@@ -244,7 +289,7 @@ pub(crate) struct Exchange {
 
 impl Exchange {
     /// A new pair of queues holding at most `capacity` events each way.
-    pub(crate) fn new(capacity: usize, lifespan: bool) -> (Self, Receiver, Sender) {
+    pub(crate) fn new(capacity: usize, kind: Kind) -> (Self, Receiver, Sender) {
         let shared = Arc::new(Mutex::new(Shared {
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
@@ -260,7 +305,8 @@ impl Exchange {
             disconnect_delivered: false,
             body_wanted: false,
             progress: Progress::Start,
-            lifespan,
+            kind,
+            close: None,
         }));
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
@@ -269,12 +315,12 @@ impl Exchange {
     /// (the application's handles are gone), saving its allocations.
     pub(crate) fn reopen(self) -> (Self, Receiver, Sender) {
         let reusable = Arc::strong_count(&self.shared) == 1;
-        let (capacity, lifespan) = {
+        let (capacity, kind) = {
             let shared = lock(&self.shared);
-            (shared.capacity, shared.lifespan)
+            (shared.capacity, shared.kind)
         };
-        if !reusable {
-            return Self::new(capacity, lifespan);
+        if !reusable || kind != Kind::Http {
+            return Self::new(capacity, Kind::Http);
         }
         {
             let mut shared = lock(&self.shared);
@@ -331,6 +377,18 @@ impl Exchange {
     /// the queued events says `Disconnect`, and sends fail.
     pub(crate) fn disconnect(&self) {
         let mut shared = lock(&self.shared);
+        shared.disconnected = true;
+        shared.wake_receiver();
+        shared.wake_sender();
+    }
+
+    /// The WebSocket ended with `code` and `reason`: after the queued messages the
+    /// application receives `WebSocketDisconnect` with them, and sends fail.
+    pub(crate) fn websocket_closed(&self, code: u16, reason: String) {
+        let mut shared = lock(&self.shared);
+        if !shared.disconnected {
+            shared.close = Some((code, reason));
+        }
         shared.disconnected = true;
         shared.wake_receiver();
         shared.wake_sender();

@@ -244,6 +244,12 @@ where
             match scope {
                 Scope::Http(scope) => serve_http(&*f, scope, receive, send).await,
                 Scope::Lifespan(_) => serve_lifespan(receive, send).await,
+                // A request/response handler has no WebSocket to offer: refuse with a 403.
+                Scope::WebSocket(_) => {
+                    let mut send = send;
+                    send.send(SendEvent::WebSocketClose { code: 1000, reason: String::new() }).await?;
+                    Ok(())
+                }
             }
         })
     }

@@ -33,11 +33,12 @@ mod runtime;
 mod server;
 mod shutdown;
 mod tls;
+mod websocket;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
 pub use app::{
     App, AppError, AppFuture, Extensions, HeaderField, HeaderList, Headers, HttpScope, LifespanScope,
-    ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State,
+    Message, ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State, WebSocketScope,
 };
 pub use config::{Config, WorkerClass};
 pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
@@ -45,6 +46,7 @@ pub use lifespan::LifespanError;
 pub use runtime::Runtime;
 pub use server::{ServeError, Server, run};
 pub use tls::{TlsInfo, VerifyMode};
+pub use websocket::WebSocket;
 
 /// The async-std runtime adapter (async-std is deprecated upstream).
 #[cfg(feature = "async-std")]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::{App, AppFuture, LifespanScope, ReceiveEvent, Scope, SendEvent, State};
 use crate::driver::{TaskEnd, poll_app};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Kind};
 use crate::runtime::Runtime;
 use crate::shutdown::{Latch, race};
 
@@ -75,7 +75,7 @@ impl Lifespan {
         timeout: Duration,
     ) -> Result<(Self, State), LifespanError> {
         let state = Arc::new(Mutex::new(http::Extensions::new()));
-        let (exchange, receiver, sender) = Exchange::new(4, true);
+        let (exchange, receiver, sender) = Exchange::new(4, Kind::Lifespan);
         let scope = Scope::Lifespan(LifespanScope { state: state.clone() });
         let ended = Arc::new(Mutex::new(None));
         let ended_latch = Latch::default();

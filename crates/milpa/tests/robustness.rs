@@ -287,7 +287,7 @@ on_every_runtime! {
     async fn protocol_switch_the_connection_cannot_serve_is_a_500() {
         let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
             if let Scope::Http(_) = scope {
-                let headers = vec![(Bytes::from_static(b"upgrade"), Bytes::from_static(b"websocket"))];
+                let headers = vec![(Bytes::from_static(b"upgrade"), Bytes::from_static(b"irc/6.9"))];
                 send.send(SendEvent::ResponseStart {
                     status: StatusCode::SWITCHING_PROTOCOLS,
                     headers,
@@ -298,7 +298,7 @@ on_every_runtime! {
             Ok::<(), AppError>(())
         };
         let server = TestServer::start(app).await;
-        let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: irc/6.9\r\n\r\n";
         let out = raw(server.addr, request, Duration::from_secs(2)).await;
         assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
         server.stop().await.unwrap();

@@ -3,7 +3,10 @@
 //! - `GET /` — a page that fires 24 parallel `fetch('/message/{i}/')` calls and
 //!   draws their waterfall;
 //! - `GET /message/{i}/` — `{"message": i}`, after `?delay_ms=` milliseconds;
-//! - `GET /query?id=` — `{"text": "spam, egg, spam and spam!, {id}!"}`.
+//! - `GET /query?id=` — `{"text": "spam, egg, spam and spam!, {id}!"}`;
+//! - `GET /websocket` — a WebSocket echo page that shows which protocol carried
+//!   the socket; `/ws` is its socket (a greeting naming the protocol, then echoes)
+//!   and `/ws/echo` a plain echo (what the Autobahn suite tests).
 //!
 //! Any method is answered (a request body is read and dropped), so conformance
 //! suites that POST to `/` find a server to talk to.
@@ -12,9 +15,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use milpa::{AppError, HeaderList, HttpScope, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
+use milpa::{
+    AppError, HeaderList, HttpScope, ReceiveEvent, Receiver, Scope, SendEvent, Sender, WebSocket,
+    WebSocketScope,
+};
 
 const PAGE: &str = include_str!("index.html");
+const WEBSOCKET_PAGE: &str = include_str!("websocket.html");
 /// The assets `/push` pushes (over HTTP/2, when the client accepts push).
 const PUSHED: &[&str] = &["/push/style.css", "/push/app.js"];
 const PUSH_PAGE: &str = r#"<!doctype html>
@@ -61,6 +68,7 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
     let scope = match scope {
         Scope::Http(scope) => scope,
         Scope::Lifespan(_) => return lifespan(receive, send).await,
+        Scope::WebSocket(scope) => return websocket(scope, receive, send).await,
         _ => return Ok(()),
     };
     if scope.path == "/push" && scope.extensions.push {
@@ -79,6 +87,32 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
     ];
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
     send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
+    Ok(())
+}
+
+/// `/ws/echo` echoes every message; `/ws` first says which protocol carries the
+/// socket, then echoes; other paths are refused (403).
+async fn websocket(scope: WebSocketScope, receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let greet = match scope.path.as_str() {
+        "/ws" => true,
+        "/ws/echo" => false,
+        _ => {
+            send.send(SendEvent::WebSocketClose { code: 1000, reason: String::new() }).await?;
+            return Ok(());
+        }
+    };
+    let mut socket = WebSocket::accept(receive, send, None).await?;
+    if greet {
+        let carrier = match scope.http_version {
+            http::Version::HTTP_2 => "HTTP/2 (RFC 8441 extended CONNECT)",
+            _ => "HTTP/1.1 (Upgrade)",
+        };
+        let greeting = serde_json::json!({ "protocol": carrier, "scheme": scope.scheme });
+        socket.send(greeting.to_string()).await?;
+    }
+    while let Some(message) = socket.recv().await {
+        socket.send(message).await?;
+    }
     Ok(())
 }
 
@@ -102,6 +136,9 @@ async fn route(scope: &HttpScope, page: &Bytes) -> (StatusCode, &'static str, By
     let path = scope.path.as_str();
     if path == "/" {
         return (StatusCode::OK, "text/html; charset=utf-8", page.clone());
+    }
+    if path == "/websocket" {
+        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(WEBSOCKET_PAGE.as_bytes()));
     }
     if path == "/push" {
         return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PUSH_PAGE.as_bytes()));

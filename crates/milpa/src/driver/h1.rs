@@ -18,7 +18,7 @@ use super::write::WriteQueue;
 use super::{ConnContext, Detached, TaskEnd, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Kind};
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
 use crate::shutdown::Watch;
@@ -56,6 +56,7 @@ pub(crate) async fn serve<R, S>(
     conn.receive(now, &initial);
     let mut driver = Driver {
         upgrade: None,
+        websocket: None,
         conn,
         graceful: ctx.graceful.watch(),
         force: ctx.force.watch(),
@@ -78,6 +79,12 @@ pub(crate) async fn serve<R, S>(
         phase: Phase::Serving,
     };
     std::future::poll_fn(|cx| Pin::new(&mut driver).poll(cx)).await;
+    if let Some(session) = driver.websocket.take().filter(|_| driver.conn.is_switched()) {
+        let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
+        let Driver { rt, io, peer, ctx, .. } = driver;
+        super::ws::serve_h1(rt, io, peer, ctx, *session, initial).await;
+        return;
+    }
     if let Some(upgrade) = driver.upgrade.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
         let Driver { rt, io, peer, ctx, .. } = driver;
@@ -121,6 +128,8 @@ struct Current {
     request_done: bool,
     head: bool,
     connect: bool,
+    /// A WebSocket handshake waiting for the application's answer.
+    websocket: Option<Box<milpa_ws::handshake::Offer>>,
     /// What the access log will say; only kept when there is an access log.
     record: Option<Box<Record>>,
     status: Option<StatusCode>,
@@ -141,6 +150,8 @@ enum Phase {
 struct Driver<R: Runtime, S> {
     /// Set once a request asked for `Upgrade: h2c` and the 101 is on its way.
     upgrade: Option<H2cUpgrade>,
+    /// Set once the application accepted a WebSocket and the 101 is on its way.
+    websocket: Option<Box<super::ws::Session>>,
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
@@ -220,7 +231,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 (false, true) => Some(now),
                 (false, false) => self.stalled_since.or(Some(now)),
             };
-            if flushed && self.conn.is_switched() && self.upgrade.is_some() {
+            if flushed && self.conn.is_switched() && (self.upgrade.is_some() || self.websocket.is_some()) {
                 // The 101 is out: the socket now belongs to HTTP/2.
                 return Poll::Ready(Ok(()));
             }
@@ -384,6 +395,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             progress = true;
             match event {
                 Event::Request(request) if self.wants_h2c(&request) => self.start_h2c(request),
+                Event::Request(request) if request.headers().has_token(b"upgrade", b"websocket") => {
+                    self.start_websocket(request, now)
+                }
                 Event::EndOfMessage { .. } if self.upgrade.is_some() && self.current.is_none() => {
                     let fields = [(&b"connection"[..], &b"Upgrade"[..]), (b"upgrade", b"h2c")];
                     if self.conn.send_response(StatusCode::SWITCHING_PROTOCOLS, fields, None).is_err() {
@@ -398,7 +412,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 }
                 Event::EndOfMessage { .. } => {
                     if let Some(current) = &mut self.current {
-                        current.exchange.push_body_end();
+                        // A WebSocket handshake has no body to end.
+                        if current.websocket.is_none() {
+                            current.exchange.push_body_end();
+                        }
                         current.request_done = true;
                     }
                 }
@@ -447,6 +464,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             early_hint: true,
             push: self.ctx.h2.enable_push,
             pathsend: true,
+            websocket_http_response: false,
         };
         let (raw_path, query_string) = split_target(&request);
         let scope = self.scope(&mut request, Version::HTTP_2, extensions, raw_path, query_string);
@@ -488,6 +506,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             early_hint: request.version() == Version::HTTP_11,
             push: false,
             pathsend: true,
+            websocket_http_response: false,
         };
         let record = ctx.access_log.as_ref().map(|_| {
             let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
@@ -510,7 +529,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let scope = self.scope(&mut request, version, extensions, raw_path, query_string);
         let (exchange, receiver, sender) = match self.spare.take() {
             Some(spare) => spare.reopen(),
-            None => Exchange::new(ctx.config.max_app_queue_size, false),
+            None => Exchange::new(ctx.config.max_app_queue_size, Kind::Http),
         };
         let request_done = request.body_length() == milpa_h1::BodyLength::Empty;
         if request_done {
@@ -529,6 +548,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             request_done,
             head: *request.method() == Method::HEAD,
             connect: *request.method() == Method::CONNECT,
+            websocket: None,
             record,
             status: None,
             started: now,
@@ -577,28 +597,140 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     fn send_internal_error(&mut self) {
-        let body = Bytes::from_static(b"Internal Server Error\n");
+        let fields = [(&b"connection"[..], &b"close"[..])];
+        self.send_simple(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &fields,
+            Bytes::from_static(b"Internal Server Error\n"),
+        );
+    }
+
+    /// Answers the current request (or none yet) with `status`, `fields` and a
+    /// plain-text `body`, and ends the response.
+    fn send_simple(&mut self, status: StatusCode, fields: &[(&[u8], &[u8])], body: Bytes) {
         let date = self.date();
-        let fields = [
-            (&b"content-type"[..], &b"text/plain; charset=utf-8"[..]),
-            (b"date", &date[..]),
-            (b"connection", b"close"),
-        ];
+        let standard = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
         let sent = self
             .conn
-            .send_response(StatusCode::INTERNAL_SERVER_ERROR, fields, Some(body.len() as u64))
+            .send_response(status, standard.iter().chain(fields).copied(), Some(body.len() as u64))
             .and_then(|()| self.conn.send_data(body.clone()))
             .and_then(|()| self.conn.send_end(None::<(&[u8], &[u8])>));
         if sent.is_err() {
             self.closing = true;
         }
         if let Some(current) = &mut self.current {
-            current.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+            current.status = Some(status);
             if let Some(record) = &mut current.record {
                 record.body_bytes = body.len() as u64;
             }
         }
         self.finish_response();
+    }
+
+    /// A request with `Upgrade: websocket`: a valid handshake goes to the
+    /// application as a WebSocket scope; an invalid one is answered here (400, or
+    /// 426 for an unsupported version).
+    fn start_websocket(&mut self, mut request: Request, now: Instant) {
+        if request.body_length() != milpa_h1::BodyLength::Empty {
+            let body = Bytes::from_static(b"a websocket handshake has no body\n");
+            self.closing = true;
+            self.send_simple(StatusCode::BAD_REQUEST, &[(b"connection", b"close")], body);
+            return;
+        }
+        let headers = request.headers().iter().map(|field| (field.name(), field.value()));
+        let offer = match milpa_ws::handshake::validate_http1(request.method(), headers) {
+            Ok(offer) => offer,
+            Err(rejection) => {
+                tracing::debug!(reason = rejection.reason, peer = ?self.peer, "websocket handshake refused");
+                let fields: Vec<(&[u8], &[u8])> =
+                    rejection.headers.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())).collect();
+                let body = Bytes::from(format!("{}\n", rejection.reason));
+                self.send_simple(rejection.status, &fields, body);
+                return;
+            }
+        };
+        let (raw_path, query_string) = split_target(&request);
+        let scope = super::ws::scope(
+            &self.ctx,
+            Version::HTTP_11,
+            raw_path,
+            query_string,
+            request.take_headers(),
+            offer.subprotocols.clone(),
+            self.peer,
+            self.tls.clone(),
+        );
+        let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::WebSocket);
+        exchange.push(ReceiveEvent::WebSocketConnect);
+        let task = self.ctx.app.call(Scope::WebSocket(scope), receiver, sender);
+        let record = self.ctx.access_log.as_ref().map(|_| {
+            Box::new(Record {
+                client: self.peer,
+                method: request.method().clone(),
+                target: request.target().clone(),
+                path: split_target(&request).0,
+                query: split_target(&request).1,
+                version: request.version(),
+                referer: None,
+                user_agent: None,
+                status: None,
+                body_bytes: 0,
+                started: SystemTime::now(),
+                duration: Duration::ZERO,
+            })
+        });
+        self.current = Some(Current {
+            exchange,
+            task: Some(task),
+            ended: None,
+            held_start: None,
+            trailers_announced: false,
+            response: Response::NotStarted,
+            trailers: Vec::new(),
+            file: None,
+            request_done: false,
+            head: false,
+            connect: false,
+            websocket: Some(Box::new(offer)),
+            record,
+            status: None,
+            started: now,
+        });
+    }
+
+    /// The application accepted the WebSocket: the 101 goes out and, once it is
+    /// flushed, the connection belongs to the WebSocket.
+    fn accept_websocket(
+        &mut self,
+        subprotocol: Option<&str>,
+        extra: &HeaderList,
+    ) -> Result<(), milpa_h1::SendError> {
+        let Some(current) = &mut self.current else { return Ok(()) };
+        let Some(offer) = current.websocket.take() else { return Ok(()) };
+        let accepted = offer.accept(subprotocol, self.ctx.config.websocket_compression);
+        let fields = accepted
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+            .chain(extra.iter().map(|(n, v)| (&n[..], &v[..])));
+        self.conn.send_response(StatusCode::SWITCHING_PROTOCOLS, fields, None)?;
+        let Some(mut current) = self.current.take() else { return Ok(()) };
+        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, current.record.take()) {
+            record.status = Some(StatusCode::SWITCHING_PROTOCOLS);
+            record.duration = current.started.elapsed();
+            log.log(&record);
+        }
+        let ws =
+            milpa_ws::Connection::new(milpa_ws::Role::Server, self.ctx.config.websocket(), accepted.deflate);
+        let session = super::ws::Session::new(
+            ws,
+            current.exchange,
+            current.task.take(),
+            self.ctx.config.websocket_ping_interval,
+            Instant::now(),
+        );
+        self.websocket = Some(Box::new(session));
+        Ok(())
     }
 
     /// Moves the application's queued events (and file chunks) into the state
@@ -630,6 +762,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn apply(&mut self, event: SendEvent) -> Result<(), milpa_h1::SendError> {
         let Some(current) = &mut self.current else { return Ok(()) };
         match event {
+            SendEvent::WebSocketAccept { subprotocol, headers } => {
+                self.accept_websocket(subprotocol.as_deref(), &headers)?;
+            }
+            // Closing before accepting refuses the handshake (ASGI: a 403).
+            SendEvent::WebSocketClose { .. } if current.websocket.is_some() => {
+                self.send_simple(StatusCode::FORBIDDEN, &[], Bytes::new());
+            }
             SendEvent::ResponseStart { status, .. }
                 if status == StatusCode::SWITCHING_PROTOCOLS || (current.connect && status.is_success()) =>
             {

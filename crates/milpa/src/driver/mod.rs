@@ -8,6 +8,7 @@ mod file;
 pub(crate) mod h1;
 pub(crate) mod h2;
 mod write;
+pub(crate) mod ws;
 
 use std::any::Any;
 use std::future::Future;

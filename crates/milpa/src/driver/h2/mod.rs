@@ -19,9 +19,12 @@ use milpa_h2::{Connection, Event, SendError};
 use super::file::{FileEvent, FileSend};
 use super::write::WriteQueue;
 use super::{ConnContext, Detached, TaskEnd, poll_app};
+use websocket::Socket;
+
+mod websocket;
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Kind};
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
 use crate::shutdown::Watch;
@@ -105,6 +108,8 @@ struct StreamTask {
     blocked: Option<(Bytes, bool)>,
     file: Option<FileSend>,
     head: bool,
+    /// A WebSocket handshake (extended CONNECT) waiting for the application's answer.
+    websocket: Option<Box<milpa_ws::handshake::Offer>>,
     authority: Bytes,
     record: Option<Box<Record>>,
     status: Option<StatusCode>,
@@ -130,6 +135,8 @@ struct Driver<R: Runtime, S> {
     sleep: Option<R::Sleep>,
     armed: Option<Instant>,
     streams: HashMap<StreamId, StreamTask>,
+    /// Streams carrying an accepted WebSocket.
+    sockets: HashMap<StreamId, Socket>,
     date: Option<Bytes>,
     graceful: Watch,
     force: Watch,
@@ -157,6 +164,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
                     if let Some(task) = stream.task {
                         this.rt.spawn(Detached::new(task, &this.ctx.tracker));
                     }
+                }
+                for (_, socket) in this.sockets.drain() {
+                    socket.session.finish(&this.rt, &this.ctx.tracker);
                 }
                 Poll::Ready(())
             }
@@ -187,6 +197,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             sleep: None,
             armed: None,
             streams: HashMap::new(),
+            sockets: HashMap::new(),
             date: None,
             shutdown_seen: false,
             eof: false,
@@ -203,17 +214,24 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         for stream in self.streams.values() {
             stream.exchange.unpark();
         }
+        for socket in self.sockets.values() {
+            socket.session.unpark();
+        }
         for _ in 0..ROUNDS_PER_WAKE {
             let now = Instant::now();
             if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
                 self.shutdown_seen = true;
                 self.conn.start_shutdown();
+                for socket in self.sockets.values_mut() {
+                    socket.session.going_away(now);
+                }
             }
-            while self.handle_events(now) | self.poll_streams(cx) {}
-            self.idle_since = match self.streams.is_empty() && self.conn.open_streams() == 0 {
-                true => self.idle_since.or(Some(now)),
-                false => None,
-            };
+            while self.handle_events(now) | self.poll_streams(cx) | self.poll_sockets(cx, now) {}
+            self.idle_since =
+                match self.streams.is_empty() && self.sockets.is_empty() && self.conn.open_streams() == 0 {
+                    true => self.idle_since.or(Some(now)),
+                    false => None,
+                };
 
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
@@ -237,7 +255,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             if !progress {
                 let take_output = self.output_room();
-                if self.streams.values().all(|s| s.exchange.park(cx.waker(), take_output)) {
+                if self.streams.values().all(|s| s.exchange.park(cx.waker(), take_output))
+                    && self.sockets.values().all(|s| s.session.park(cx.waker(), take_output))
+                {
                     return Poll::Pending;
                 }
             }
@@ -275,7 +295,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             .idle_since
             .filter(|_| !self.shutdown_seen)
             .map(|since| since + self.ctx.config.keep_alive_timeout);
-        let Some(deadline) = [self.conn.poll_timeout(), stall, idle].into_iter().flatten().min() else {
+        let sockets = self.sockets.values().filter_map(|socket| socket.session.deadline()).min();
+        let Some(deadline) = [self.conn.poll_timeout(), stall, idle, sockets].into_iter().flatten().min()
+        else {
             return Ok(false);
         };
         let rearm = self.armed.is_none_or(|armed| deadline < armed);
@@ -303,6 +325,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             self.shutdown_seen = true;
             self.conn.start_shutdown();
         }
+        for socket in self.sockets.values_mut() {
+            socket.session.handle_timeout(now);
+        }
         self.conn.handle_timeout(now);
         Ok(true)
     }
@@ -312,8 +337,23 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         while let Some(event) = self.conn.poll_event() {
             progress = true;
             match event {
+                Event::Request { stream, request, end_stream } if request.protocol().is_some() => {
+                    self.start_websocket(stream, request, end_stream, now)
+                }
                 Event::Request { stream, request, end_stream } => {
                     self.start_request(stream, request, end_stream, now)
+                }
+                Event::Data { stream, data, end_stream } if self.sockets.contains_key(&stream) => {
+                    self.socket_data(stream, data, end_stream)
+                }
+                Event::Trailers { stream, .. } if self.sockets.contains_key(&stream) => {
+                    self.socket_data(stream, Bytes::new(), true)
+                }
+                Event::StreamReset { stream, reason, .. } if self.sockets.contains_key(&stream) => {
+                    tracing::debug!(%stream, %reason, "websocket stream reset");
+                    if let Some(socket) = self.sockets.remove(&stream) {
+                        socket.session.finish(&self.rt, &self.ctx.tracker);
+                    }
                 }
                 Event::Data { stream, data, end_stream } => match self.streams.get(&stream) {
                     Some(task) => {
@@ -404,6 +444,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 early_hint: true,
                 push: ctx.h2.enable_push,
                 pathsend: true,
+                websocket_http_response: false,
             },
             tls: self.tls.clone(),
             state: ctx.state.clone(),
@@ -420,17 +461,40 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         record: Option<Box<Record>>,
         now: Instant,
     ) {
-        let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, false);
+        let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::Http);
+        self.insert_stream(
+            stream,
+            exchange,
+            end_stream,
+            scope.method == Method::HEAD,
+            authority,
+            record,
+            now,
+        );
+        let Some(task) = self.streams.get_mut(&stream) else { return };
+        task.task = Some(self.ctx.app.call(Scope::Http(scope), receiver, sender));
+    }
+
+    /// Registers a stream served by an application; its future is set by the caller.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_stream(
+        &mut self,
+        stream: StreamId,
+        exchange: Exchange,
+        end_stream: bool,
+        head: bool,
+        authority: Bytes,
+        record: Option<Box<Record>>,
+        now: Instant,
+    ) {
         if end_stream {
             exchange.push(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
         }
-        let head = scope.method == Method::HEAD;
-        let task = self.ctx.app.call(Scope::Http(scope), receiver, sender);
         self.streams.insert(
             stream,
             StreamTask {
                 exchange,
-                task: Some(task),
+                task: None,
                 ended: None,
                 held_start: None,
                 trailers_announced: false,
@@ -439,6 +503,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 blocked: None,
                 file: None,
                 head,
+                websocket: None,
                 authority,
                 record,
                 status: None,
@@ -507,6 +572,20 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         let Some(event) = stream.exchange.pop() else { return Outcome::Wait };
         match event {
+            SendEvent::WebSocketAccept { subprotocol, headers } => {
+                self.accept_websocket(id, subprotocol, headers)
+            }
+            // Closing before accepting refuses the handshake (ASGI: a 403).
+            SendEvent::WebSocketClose { .. } if stream.websocket.is_some() => {
+                let sent = self.conn.send_response(id, StatusCode::FORBIDDEN, None::<(&[u8], &[u8])>, true);
+                if let Some(stream) = self.streams.get_mut(&id) {
+                    stream.status = Some(StatusCode::FORBIDDEN);
+                }
+                match sent {
+                    Ok(()) => self.finish(id),
+                    Err(error) => self.fail(id, &error),
+                }
+            }
             SendEvent::ResponseStart { status, headers, trailers } => {
                 stream.held_start = Some((status, headers));
                 stream.trailers_announced = trailers;
@@ -683,6 +762,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 early_hint: false,
                 push: false,
                 pathsend: true,
+                websocket_http_response: false,
             },
             tls: self.tls.clone(),
             state: self.ctx.state.clone(),

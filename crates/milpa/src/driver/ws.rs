@@ -1,0 +1,417 @@
+//! A WebSocket after its handshake: `milpa_ws::Connection` ⇄ the application,
+//! over any transport — a whole HTTP/1.1 connection after its 101 (served here
+//! by [`serve_h1`]) or one HTTP/2 stream (served by the HTTP/2 driver).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::write::WriteQueue;
+use super::{ConnContext, Detached, TaskEnd, poll_app};
+use crate::app::{AppFuture, Extensions, Headers, Message, ReceiveEvent, SendEvent, WebSocketScope};
+use crate::exchange::Exchange;
+use crate::percent::decode_path;
+use crate::runtime::Runtime;
+use crate::shutdown::{Tracker, Watch};
+use crate::tls::TlsInfo;
+
+/// After we sent a Close, the peer has this long to answer before the transport
+/// is closed anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Past this much unsent WebSocket output, the application's sends wait.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Rounds of work in one wake-up before yielding to other tasks.
+const ROUNDS_PER_WAKE: usize = 32;
+
+/// Close codes the application hears when the server, not the peer, ended it.
+const GOING_AWAY: u16 = 1001;
+const ABNORMAL: u16 = 1006;
+const INTERNAL_ERROR: u16 = 1011;
+
+/// The scope of a WebSocket handshake, on either transport.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scope(
+    ctx: &ConnContext,
+    http_version: http::Version,
+    raw_path: Bytes,
+    query_string: Bytes,
+    headers: Headers,
+    subprotocols: Vec<String>,
+    client: Option<SocketAddr>,
+    tls: Option<Arc<TlsInfo>>,
+) -> WebSocketScope {
+    WebSocketScope {
+        http_version,
+        scheme: if ctx.scheme == "https" { "wss" } else { "ws" },
+        path: decode_path(&raw_path),
+        raw_path,
+        query_string,
+        root_path: ctx.config.root_path.clone(),
+        headers,
+        client,
+        server: ctx.local,
+        subprotocols,
+        extensions: Extensions { websocket_http_response: true, ..Extensions::default() },
+        tls,
+        state: ctx.state.clone(),
+    }
+}
+
+/// One open WebSocket and the application future serving it.
+pub(crate) struct Session {
+    ws: milpa_ws::Connection,
+    exchange: Exchange,
+    task: Option<AppFuture>,
+    /// A message waiting for room in the application's queue.
+    pending: Option<Message>,
+    ping_interval: Option<Duration>,
+    next_ping: Option<Instant>,
+    awaiting_pong: bool,
+    /// Once we sent a Close: when the transport closes whether or not the peer answers.
+    close_deadline: Option<Instant>,
+    timed_out: bool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        ws: milpa_ws::Connection,
+        exchange: Exchange,
+        task: Option<AppFuture>,
+        ping_interval: Option<Duration>,
+        now: Instant,
+    ) -> Self {
+        Self {
+            ws,
+            exchange,
+            task,
+            pending: None,
+            ping_interval,
+            next_ping: ping_interval.map(|interval| now + interval),
+            awaiting_pong: false,
+            close_deadline: None,
+            timed_out: false,
+        }
+    }
+
+    /// Bytes from the peer.
+    pub(crate) fn receive(&mut self, data: &[u8]) {
+        self.ws.receive(data);
+    }
+
+    /// The peer ended its side of the transport.
+    pub(crate) fn receive_eof(&mut self) {
+        self.ws.receive_eof();
+    }
+
+    /// Whether more input may be fed: the application keeps up with the messages.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.pending.is_none() && self.exchange.has_room() && !self.ws.is_closed()
+    }
+
+    /// One round: the peer's messages to the application, the application's
+    /// progress, its messages to the peer (while `output_room`). Returns whether
+    /// anything happened.
+    pub(crate) fn step(&mut self, cx: &mut Context<'_>, now: Instant, output_room: bool) -> bool {
+        let mut progress = self.deliver();
+        progress |= self.poll_task(cx, now);
+        if output_room {
+            progress |= self.apply_output(now);
+        }
+        progress
+    }
+
+    fn deliver(&mut self) -> bool {
+        let mut progress = false;
+        loop {
+            if let Some(message) = self.pending.take() {
+                if !self.exchange.has_room() {
+                    self.pending = Some(message);
+                    return progress;
+                }
+                self.exchange.push(ReceiveEvent::WebSocketReceive(message));
+                progress = true;
+            }
+            let Some(event) = self.ws.poll_event() else { return progress };
+            progress = true;
+            match event {
+                milpa_ws::Event::Text(text) => self.pending = Some(Message::Text(text)),
+                milpa_ws::Event::Binary(data) => self.pending = Some(Message::Binary(data)),
+                milpa_ws::Event::Pong(_) => self.awaiting_pong = false,
+                milpa_ws::Event::Close { code, reason } => {
+                    // No code in the peer's Close is reported as 1005 (RFC 6455 §7.1.5).
+                    self.exchange.websocket_closed(code.unwrap_or(1005), reason);
+                }
+                milpa_ws::Event::Error { code, reason } => {
+                    tracing::debug!(code, %reason, "websocket protocol error");
+                    self.close_deadline.get_or_insert(Instant::now() + CLOSE_TIMEOUT);
+                    self.exchange.websocket_closed(code, reason);
+                }
+                milpa_ws::Event::Eof => self.exchange.websocket_closed(ABNORMAL, String::new()),
+                _ => {}
+            }
+        }
+    }
+
+    fn poll_task(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let Some(task) = &mut self.task else { return false };
+        let Poll::Ready(end) = poll_app(task, cx) else { return false };
+        self.task = None;
+        // Whatever the application sent before it ended goes out first.
+        self.apply_output(now);
+        let code = match end {
+            TaskEnd::Returned => 1000,
+            TaskEnd::Failed(error) => {
+                tracing::error!(%error, "websocket application error");
+                INTERNAL_ERROR
+            }
+            TaskEnd::Panicked(message) => {
+                tracing::error!(%message, "websocket application panicked");
+                INTERNAL_ERROR
+            }
+        };
+        self.close(code, "", now);
+        true
+    }
+
+    fn apply_output(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        while self.ws.buffered_output() < OUTPUT_HIGH_WATER {
+            let Some(event) = self.exchange.pop() else { break };
+            progress = true;
+            let sent = match event {
+                SendEvent::WebSocketSend(Message::Text(text)) => self.ws.send_text(&text),
+                SendEvent::WebSocketSend(Message::Binary(data)) => self.ws.send_binary(&data),
+                SendEvent::WebSocketClose { code, reason } => {
+                    self.close(code, &reason, now);
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(error) = sent {
+                tracing::debug!(?error, "websocket message not sent");
+            }
+        }
+        progress
+    }
+
+    /// Starts the close handshake with `code` (1011 when the code is not one an
+    /// endpoint may send), unless a Close already went out.
+    fn close(&mut self, code: u16, reason: &str, now: Instant) {
+        if self.ws.close(Some(code), reason).is_err() && self.ws.close(Some(INTERNAL_ERROR), "").is_err() {
+            return;
+        }
+        self.close_deadline.get_or_insert(now + CLOSE_TIMEOUT);
+    }
+
+    /// The server is shutting down: close with 1001.
+    pub(crate) fn going_away(&mut self, now: Instant) {
+        self.close(GOING_AWAY, "server shutting down", now);
+    }
+
+    /// Appends the bytes to send; returns how many.
+    pub(crate) fn poll_transmit(&mut self, out: &mut Vec<Bytes>) -> usize {
+        self.ws.poll_transmit(out)
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) must run.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        [self.next_ping.filter(|_| self.close_deadline.is_none()), self.close_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.close_deadline.is_some_and(|deadline| now >= deadline) {
+            self.timed_out = true;
+            return;
+        }
+        let (Some(interval), Some(due)) = (self.ping_interval, self.next_ping) else { return };
+        if now < due {
+            return;
+        }
+        if self.awaiting_pong {
+            // The last ping went unanswered for a whole interval: the peer is gone.
+            tracing::debug!("websocket peer did not answer a ping; closing");
+            self.close(INTERNAL_ERROR, "ping timeout", now);
+            self.close_deadline = Some(now);
+            self.timed_out = true;
+            return;
+        }
+        if self.ws.send_ping(b"milpa").is_ok() {
+            self.awaiting_pong = true;
+        }
+        self.next_ping = Some(now + interval);
+    }
+
+    /// The WebSocket is over: the close handshake is done (or failed, or timed
+    /// out); the transport may close once the queued bytes are out.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.ws.is_closed() || self.timed_out
+    }
+
+    /// Registers the transport's task to be woken by the application's next move;
+    /// `false` when that move already happened (see [`Exchange::park`]).
+    pub(crate) fn park(&self, waker: &Waker, take_output: bool) -> bool {
+        self.exchange.park(waker, take_output)
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.exchange.unpark();
+    }
+
+    /// The transport is gone: the application hears the close (1006 when none was
+    /// exchanged) and its future runs on as a task of its own until it notices.
+    pub(crate) fn finish<R: Runtime>(mut self, rt: &R, tracker: &Tracker) {
+        self.exchange.websocket_closed(ABNORMAL, String::new());
+        if let Some(task) = self.task.take() {
+            rt.spawn(Detached::new(task, tracker));
+        }
+    }
+}
+
+/// Serves a WebSocket that owns a whole connection (after an HTTP/1.1 `101`);
+/// `initial` holds the bytes the client sent right behind its handshake.
+pub(crate) async fn serve_h1<R, S>(
+    rt: R,
+    io: S,
+    peer: Option<SocketAddr>,
+    ctx: Arc<ConnContext>,
+    session: Session,
+    initial: Bytes,
+) where
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut transport = Transport {
+        graceful: ctx.graceful.watch(),
+        force: ctx.force.watch(),
+        rt,
+        io,
+        ctx,
+        session,
+        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        writes: WriteQueue::default(),
+        out: Vec::new(),
+        sleep: None,
+        armed: None,
+        shutdown_seen: false,
+        eof: false,
+        stalled_since: None,
+    };
+    transport.session.receive(&initial);
+    let result = std::future::poll_fn(|cx| transport.poll(cx)).await;
+    if let Err(error) = result {
+        tracing::debug!(%error, ?peer, "websocket connection ended with an error");
+    }
+    let Transport { rt, ctx, session, .. } = transport;
+    session.finish(&rt, &ctx.tracker);
+}
+
+struct Transport<R: Runtime, S> {
+    rt: R,
+    io: S,
+    ctx: Arc<ConnContext>,
+    session: Session,
+    read_buf: Box<[u8]>,
+    writes: WriteQueue,
+    out: Vec<Bytes>,
+    sleep: Option<R::Sleep>,
+    armed: Option<Instant>,
+    graceful: Watch,
+    force: Watch,
+    shutdown_seen: bool,
+    eof: bool,
+    stalled_since: Option<Instant>,
+}
+
+impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.force.poll(cx).is_ready() {
+            return Poll::Ready(Ok(()));
+        }
+        self.session.unpark();
+        for _ in 0..ROUNDS_PER_WAKE {
+            let now = Instant::now();
+            if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
+                self.shutdown_seen = true;
+                self.session.going_away(now);
+            }
+            while self.session.step(cx, now, self.writes.len() < OUTPUT_HIGH_WATER) {}
+            self.session.poll_transmit(&mut self.out);
+            for piece in self.out.drain(..) {
+                self.writes.push(piece);
+            }
+            let before = self.writes.len();
+            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
+            let wrote = self.writes.len() < before;
+            self.stalled_since = match (flushed, wrote) {
+                (true, _) => None,
+                (false, true) => Some(now),
+                (false, false) => self.stalled_since.or(Some(now)),
+            };
+            if flushed && self.session.is_finished() {
+                return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
+            }
+            let mut progress = wrote || self.read(cx)?;
+            if !progress {
+                progress = self.poll_timer(cx)?;
+            }
+            if !progress && self.session.park(cx.waker(), self.writes.len() < OUTPUT_HIGH_WATER) {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        if self.eof || !self.session.wants_read() || self.writes.len() >= OUTPUT_HIGH_WATER {
+            return Ok(false);
+        }
+        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                self.session.receive_eof();
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                self.session.receive(&self.read_buf[..n]);
+                Ok(true)
+            }
+            Poll::Ready(Err(error)) => Err(error),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        let Some(deadline) = [self.session.deadline(), stall].into_iter().flatten().min() else {
+            return Ok(false);
+        };
+        let sleep = self.sleep.get_or_insert_with(|| self.rt.sleep_until(deadline));
+        if self.armed != Some(deadline) {
+            self.rt.reset_sleep(sleep, deadline);
+            self.armed = Some(deadline);
+        }
+        if Pin::new(sleep).poll(cx).is_pending() {
+            return Ok(false);
+        }
+        self.armed = None;
+        let now = Instant::now();
+        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
+        }
+        self.session.handle_timeout(now);
+        Ok(true)
+    }
+}

@@ -1,0 +1,405 @@
+//! WebSockets end to end: `tokio-tungstenite` over HTTP/1.1 (plain and TLS), the
+//! `h2` crate's extended CONNECT (RFC 8441) with tungstenite's framing on top,
+//! raw handshakes for the refusals.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Method, Request, StatusCode};
+use milpa::{AppError, Message, ReceiveEvent, Receiver, Scope, SendEvent, Sender, WebSocket};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::{WebSocketStream, client_async};
+
+/// The WebSocket routes under test; HTTP requests go to the shared `test_app`.
+async fn ws_app(scope: Scope, receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let Scope::WebSocket(ws) = scope else { return test_app(scope, receive, send).await };
+    match ws.path.as_str() {
+        "/echo" => {
+            let mut socket = WebSocket::accept(receive, send, None).await?;
+            while let Some(message) = socket.recv().await {
+                if message == Message::Text("close-me".into()) {
+                    socket.close(4001, "asked to").await?;
+                    return Ok(());
+                }
+                if message == Message::Text("fail".into()) {
+                    return Err("the application failed on purpose".into());
+                }
+                socket.send(message).await?;
+            }
+            Ok(())
+        }
+        "/protocol" => {
+            let chosen = ws.subprotocols.last().cloned();
+            let mut socket = WebSocket::accept(receive, send, chosen).await?;
+            let version = format!("{:?} {}", ws.http_version, ws.scheme);
+            socket.send(version).await?;
+            while socket.recv().await.is_some() {}
+            Ok(())
+        }
+        "/deny" => {
+            let headers = vec![(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"))];
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::UNAUTHORIZED,
+                headers,
+                trailers: false,
+            })
+            .await?;
+            send.send(SendEvent::ResponseBody { body: Bytes::from_static(b"no entry"), more_body: false })
+                .await?;
+            Ok(())
+        }
+        "/disconnect-code" => {
+            // Records the code and reason of the client's close, as the disconnect event gives them.
+            let mut receive = receive;
+            let _ = receive.receive().await;
+            send.send(SendEvent::WebSocketAccept { subprotocol: None, headers: vec![] }).await?;
+            loop {
+                match receive.receive().await {
+                    Some(ReceiveEvent::WebSocketDisconnect { code, reason }) => {
+                        DISCONNECTS.lock().unwrap().push((code, reason));
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                    None => return Ok(()),
+                }
+            }
+        }
+        _ => {
+            send.send(SendEvent::WebSocketClose { code: 1000, reason: String::new() }).await?;
+            Ok(())
+        }
+    }
+}
+
+static DISCONNECTS: std::sync::Mutex<Vec<(u16, String)>> = std::sync::Mutex::new(Vec::new());
+
+async fn connect(server: &TestServer, path: &str) -> WebSocketStream<TcpStream> {
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (socket, response) = client_async(format!("ws://{}{path}", server.addr), tcp).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    socket
+}
+
+async fn next<S>(socket: &mut WebSocketStream<S>) -> WsMessage
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap()
+}
+
+fn close_code(message: &WsMessage) -> Option<u16> {
+    match message {
+        WsMessage::Close(Some(frame)) => Some(frame.code.into()),
+        _ => None,
+    }
+}
+
+/// A raw handshake with the given extra header lines; returns the response head.
+async fn raw_handshake(server: &TestServer, lines: &str) -> String {
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{lines}\r\n"
+    );
+    raw(server.addr, request.as_bytes(), Duration::from_secs(2)).await
+}
+
+on_every_runtime! {
+    async fn tungstenite_echoes_text_and_binary_over_http1() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/echo").await;
+        socket.send(WsMessage::text("héllo")).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::text("héllo"));
+        let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        socket.send(WsMessage::binary(big.clone())).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::binary(big));
+        socket.send(WsMessage::Ping(Bytes::from_static(b"p"))).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::Pong(Bytes::from_static(b"p")));
+        socket.close(None).await.unwrap();
+        server.stop().await.unwrap();
+    }
+
+    async fn the_application_closes_with_its_code() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/echo").await;
+        socket.send(WsMessage::text("close-me")).await.unwrap();
+        let close = next(&mut socket).await;
+        assert_eq!(close_code(&close), Some(4001));
+        server.stop().await.unwrap();
+    }
+
+    async fn an_application_error_closes_with_1011() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/echo").await;
+        socket.send(WsMessage::text("fail")).await.unwrap();
+        assert_eq!(close_code(&next(&mut socket).await), Some(1011));
+        // The server carries on.
+        let mut other = connect(&server, "/echo").await;
+        other.send(WsMessage::text("still here")).await.unwrap();
+        assert_eq!(next(&mut other).await, WsMessage::text("still here"));
+        server.stop().await.unwrap();
+    }
+
+    async fn the_client_close_code_reaches_the_application() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/disconnect-code").await;
+        // A reason of its own, as the three runtimes' runs of this test share the list.
+        let reason = format!("done {:?}", std::time::SystemTime::now());
+        let frame = CloseFrame { code: CloseCode::Library(4321), reason: reason.clone().into() };
+        socket.close(Some(frame)).await.unwrap();
+        // The server answers the close and ends the connection.
+        while let Some(Ok(_)) = socket.next().await {}
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !DISCONNECTS.lock().unwrap().contains(&(4321, reason.clone())) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        server.stop().await.unwrap();
+    }
+
+    async fn subprotocol_is_chosen_by_the_application() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let mut request = format!("ws://{}/protocol", server.addr).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "chat, superchat".parse().unwrap());
+        let (mut socket, response) = client_async(request, tcp).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
+        assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/1.1 ws"));
+        server.stop().await.unwrap();
+    }
+
+    async fn denial_response_and_refusal_are_plain_http() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        match client_async(format!("ws://{}/deny", server.addr), tcp).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+                assert_eq!(response.body().as_deref(), Some(&b"no entry"[..]));
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        match client_async(format!("ws://{}/nowhere", server.addr), tcp).await {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::FORBIDDEN),
+            other => panic!("expected a 403, got {other:?}"),
+        }
+        server.stop().await.unwrap();
+    }
+
+    async fn invalid_handshakes_get_400_or_426() {
+        let server = TestServer::start(ws_app).await;
+        let no_key = raw_handshake(&server, "Sec-WebSocket-Version: 13\r\n").await;
+        assert!(no_key.starts_with("HTTP/1.1 400"), "{no_key}");
+        let short_key =
+            raw_handshake(&server, "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: c2hvcnQ=\r\n").await;
+        assert!(short_key.starts_with("HTTP/1.1 400"), "{short_key}");
+        let old = raw_handshake(&server, "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n").await;
+        assert!(old.starts_with("HTTP/1.1 426"), "{old}");
+        assert!(old.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{old}");
+        server.stop().await.unwrap();
+    }
+
+    async fn oversized_message_is_closed_with_1009_and_others_carry_on() {
+        let mut config = test_config();
+        config.websocket_max_message_size = 64 * 1024;
+        let server = TestServer::start_with(config, ws_app).await;
+        let mut socket = connect(&server, "/echo").await;
+        let mut bystander = connect(&server, "/echo").await;
+        socket.send(WsMessage::binary(vec![7u8; 100 * 1024])).await.unwrap();
+        assert_eq!(close_code(&next(&mut socket).await), Some(1009));
+        bystander.send(WsMessage::text("fine")).await.unwrap();
+        assert_eq!(next(&mut bystander).await, WsMessage::text("fine"));
+        server.stop().await.unwrap();
+    }
+
+    async fn unmasked_client_frames_are_a_protocol_error() {
+        let server = TestServer::start(ws_app).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        let handshake = "GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        stream.write_all(handshake.as_bytes()).await.unwrap();
+        // An unmasked text frame "hi".
+        stream.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut reply)).await;
+        assert!(read.is_ok(), "the server closes the connection after its Close");
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+        // The close frame: 0x88, length, code 1002 (0x03 0xEA).
+        let at = text.find("\r\n\r\n").unwrap() + 4;
+        let frame = reply[at..].to_vec();
+        assert_eq!(&frame[..1], &[0x88]);
+        assert_eq!(&frame[2..4], &[0x03, 0xEA], "{frame:?}");
+        server.stop().await.unwrap();
+    }
+
+    async fn graceful_shutdown_closes_sockets_with_1001() {
+        let mut server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/echo").await;
+        socket.send(WsMessage::text("ping")).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::text("ping"));
+        server.begin_stop();
+        assert_eq!(close_code(&next(&mut socket).await), Some(1001));
+        socket.close(None).await.ok();
+        server.stop().await.unwrap();
+    }
+
+    async fn wss_over_tls_with_tungstenite() {
+        let (config, connector) = tls_setup("wss", &[b"http/1.1"]);
+        let server = TestServer::start_with(config, ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let tls = connector
+            .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut socket, _) = client_async("wss://localhost/protocol", tls).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/1.1 wss"));
+        socket.close(None).await.unwrap();
+        server.stop().await.unwrap();
+    }
+
+    async fn websocket_and_requests_share_one_http2_connection() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        // A first request makes sure the server's SETTINGS arrived.
+        let (response, _) = client.send_request(Request::get("http://test/hello").body(()).unwrap(), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::OK);
+        assert!(client.is_extended_connect_protocol_enabled());
+        let mut socket = h2_websocket(&mut client, "/echo").await;
+        let mut requests = Vec::new();
+        for _ in 0..20 {
+            let client = client.clone();
+            requests.push(tokio::spawn(async move {
+                let request = Request::get("http://test/hello").body(()).unwrap();
+                let (response, _) = client.ready().await.unwrap().send_request(request, true).unwrap();
+                let response = response.await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                let mut body = response.into_body();
+                let mut data = Vec::new();
+                while let Some(chunk) = body.data().await {
+                    let chunk = chunk.unwrap();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    data.extend_from_slice(&chunk);
+                }
+                data
+            }));
+        }
+        // Messages both ways, one larger than the stream's window, while the requests run.
+        for i in 0..20 {
+            socket.send(WsMessage::text(format!("message {i}"))).await.unwrap();
+            assert_eq!(next(&mut socket).await, WsMessage::text(format!("message {i}")));
+        }
+        let big = vec![9u8; 200_000];
+        socket.send(WsMessage::binary(big.clone())).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::binary(big));
+        for request in requests {
+            assert_eq!(request.await.unwrap(), b"hello");
+        }
+        socket.send(WsMessage::text("close-me")).await.unwrap();
+        assert_eq!(close_code(&next(&mut socket).await), Some(4001));
+        server.stop().await.unwrap();
+    }
+
+    async fn http2_websocket_scope_says_http2() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let mut socket = h2_websocket(&mut client, "/protocol").await;
+        assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/2.0 ws"));
+        server.stop().await.unwrap();
+    }
+}
+
+/// A TLS configuration for the server and a client trusting it.
+fn tls_setup(tag: &str, alpn: &[&[u8]]) -> (milpa::Config, tokio_rustls::TlsConnector) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("milpa-ws-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let mut config = test_config();
+    config.certfile = Some(dir.join("cert.pem"));
+    config.keyfile = Some(dir.join("key.pem"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    (config, tokio_rustls::TlsConnector::from(Arc::new(client)))
+}
+
+/// Opens a WebSocket on an HTTP/2 stream with extended CONNECT and runs
+/// tungstenite's client framing over it (through an in-memory pipe).
+async fn h2_websocket(
+    client: &mut h2::client::SendRequest<Bytes>,
+    path: &str,
+) -> WebSocketStream<tokio::io::DuplexStream> {
+    let mut request = Request::builder()
+        .method(Method::CONNECT)
+        .uri(format!("http://test{path}"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut recv = response.into_body();
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let (mut read_half, mut write_half) = tokio::io::split(theirs);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match read_half.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = send.send_data(Bytes::new(), true);
+                    return;
+                }
+                Ok(n) => n,
+            };
+            let mut data = Bytes::copy_from_slice(&buf[..n]);
+            while !data.is_empty() {
+                send.reserve_capacity(data.len());
+                let granted = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                    Some(Ok(granted)) => granted,
+                    _ => return,
+                };
+                let piece = data.split_to(granted.min(data.len()));
+                if send.send_data(piece, false).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = recv.data().await {
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            if write_half.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = write_half.shutdown().await;
+    });
+    WebSocketStream::from_raw_socket(ours, Role::Client, None).await
+}
