@@ -33,3 +33,22 @@ want = [{"h2": 24}, {"http/1.1": 24}]
 print("protocols per origin:", got)
 sys.exit(0 if got == want else "expected " + str(want))
 '
+
+# The WebSocket page: over HTTPS Chromium must run the socket on the page's HTTP/2
+# connection (RFC 8441, announced with SETTINGS_ENABLE_CONNECT_PROTOCOL); over
+# plain HTTP with an HTTP/1.1 Upgrade. The server's greeting names the carrier.
+websocket_check() {
+    local url=$1 want=$2 profile result
+    profile=$(mktemp -d)
+    result=$(timeout 60 "${CHROMIUM:-/usr/bin/chromium}" --headless --no-sandbox --disable-gpu --disable-quic \
+        --ignore-certificate-errors --user-data-dir="$profile" --dump-dom --virtual-time-budget=10000 "$url" \
+        2>/dev/null | grep -o '<p id="result">[^<]*' | sed 's/<p id="result">//' || true)
+    rm -rf "$profile"
+    echo "websocket page $url: $result"
+    case "$result" in
+        "ok: 3 echoes over $want"*) ;;
+        *) echo "expected 3 echoes over $want" >&2; exit 1 ;;
+    esac
+}
+websocket_check "https://127.0.0.1:$h2/websocket" "HTTP/2 (RFC 8441"
+websocket_check "http://127.0.0.1:$plain/websocket" "HTTP/1.1 (Upgrade)"

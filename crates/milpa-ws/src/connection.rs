@@ -45,6 +45,9 @@ struct Message {
     utf8: Utf8Check,
 }
 
+/// Unsent Pongs kept at most; a peer pinging faster than it reads loses the oldest answers.
+pub const MAX_PENDING_PONGS: usize = 16;
+
 /// One WebSocket connection, either [`Role`], after the opening handshake.
 ///
 /// Feed it what the transport read ([`receive`](Self::receive),
@@ -61,7 +64,8 @@ struct Message {
 /// unmasked 16 KiB at a time. Events queue up only for the input of one
 /// `receive` call — drain them after each call. Outgoing bytes queue until
 /// `poll_transmit`; watch [`buffered_output`](Self::buffered_output) for
-/// backpressure. Unanswered Pings collapse into one pending Pong.
+/// backpressure. Every Ping is answered; past [`MAX_PENDING_PONGS`] unsent Pongs
+/// the oldest are dropped (RFC 6455 §5.5.3 lets an endpoint answer only the latest).
 ///
 /// There is no clock: time out a close handshake the peer never finishes in the
 /// driver.
@@ -81,7 +85,8 @@ pub struct Connection {
     masks: MaskSource,
     queue: VecDeque<Bytes>,
     queued_bytes: usize,
-    pending_pong: Option<Bytes>,
+    /// Pongs not yet handed out; they go ahead of queued messages.
+    pending_pongs: VecDeque<Bytes>,
 
     close_queued: bool,
     close_sent: bool,
@@ -130,7 +135,7 @@ impl Connection {
             masks: MaskSource::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
-            pending_pong: None,
+            pending_pongs: VecDeque::new(),
             close_queued: false,
             close_sent: false,
             peer_closed: false,
@@ -307,7 +312,7 @@ impl Connection {
     /// them all before the next call.
     pub fn poll_transmit(&mut self, out: &mut Vec<Bytes>) -> usize {
         let mut n = 0;
-        if let Some(pong) = self.pending_pong.take() {
+        for pong in self.pending_pongs.drain(..) {
             n += pong.len();
             out.push(pong);
         }
@@ -324,7 +329,7 @@ impl Connection {
     /// Stop producing messages while this is high.
     #[must_use]
     pub fn buffered_output(&self) -> usize {
-        self.queued_bytes + self.pending_pong.as_ref().map_or(0, Bytes::len)
+        self.queued_bytes + self.pending_pongs.iter().map(Bytes::len).sum::<usize>()
     }
 
     /// Bytes held for input: the partial header or control frame, the message
@@ -513,7 +518,11 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && !self.close_queued {
-                    self.pending_pong = Some(self.encode_frame(OpCode::Pong, false, payload));
+                    if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                        self.pending_pongs.pop_front();
+                    }
+                    let pong = self.encode_frame(OpCode::Pong, false, payload);
+                    self.pending_pongs.push_back(pong);
                 }
                 self.events.push_back(Event::Ping(Bytes::copy_from_slice(payload)));
             }

@@ -104,8 +104,9 @@ impl Inflater {
             match status {
                 Status::StreamEnd => self.ended = true,
                 Status::Ok | Status::BufError => {
-                    let output_full = out.len() == out.capacity();
-                    if (pos >= input.len() && !output_full) || (consumed == 0 && produced == 0) {
+                    // Room left in `out` does not prove the inflater has nothing
+                    // more to give: stop only when a call produces nothing.
+                    if produced == 0 && (pos >= input.len() || consumed == 0) {
                         break;
                     }
                 }
@@ -174,29 +175,55 @@ impl Deflater {
         result
     }
 
+    /// Compresses `data` with a sync flush and strips the flush's empty stored block.
+    ///
+    /// miniz_oxide may end a call short of a complete flush with room to spare,
+    /// and answers every further sync flush with another empty stored block, so
+    /// neither the room left nor the tail alone proves the flush complete: one more
+    /// flush that yields nothing but an empty stored block does (and is dropped).
     fn run(&mut self, data: &[u8]) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
         let start = self.c.total_in();
+        let mut flush = FlushCompress::None;
         loop {
             if out.capacity() - out.len() < 64 {
                 out.reserve(out.capacity().max(1024));
             }
-            let consumed = (self.c.total_in() - start) as usize;
-            let rest = data.get(consumed..)?;
-            self.c.compress_vec(rest, &mut out, FlushCompress::Sync).ok()?;
-            let consumed = (self.c.total_in() - start) as usize;
-            if consumed >= data.len() && out.len() < out.capacity() {
-                break;
+            let consumed = usize::try_from(self.c.total_in() - start).ok()?;
+            let (len_before, in_before) = (out.len(), self.c.total_in());
+            self.c.compress_vec(data.get(consumed..)?, &mut out, flush).ok()?;
+            let consumed = usize::try_from(self.c.total_in() - start).ok()?;
+            if consumed < data.len() {
+                if self.c.total_in() == in_before && out.len() == len_before && out.capacity() > out.len() {
+                    return None;
+                }
+                continue;
             }
-        }
-        if out.ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
-            Some(out)
-        } else {
-            None
+            match flush {
+                FlushCompress::None => flush = FlushCompress::Sync,
+                // Nothing more to flush (zlib's behaviour): complete if it ended with the block.
+                _ if out.len() == len_before => {
+                    if !out.ends_with(&TAIL) {
+                        return None;
+                    }
+                    out.truncate(out.len() - TAIL.len());
+                    return Some(out);
+                }
+                _ if out.len() - len_before <= EMPTY_STORED_BLOCK.len()
+                    && out[len_before..].ends_with(&TAIL)
+                    && out[..len_before].ends_with(&TAIL) =>
+                {
+                    out.truncate(len_before - TAIL.len());
+                    return Some(out);
+                }
+                _ => {}
+            }
         }
     }
 }
+
+/// An empty stored block: what a sync flush emits when it has nothing else to flush.
+const EMPTY_STORED_BLOCK: [u8; 5] = [0x00, 0x00, 0x00, 0xff, 0xff];
 
 #[cfg(test)]
 mod tests {
@@ -271,5 +298,38 @@ mod tests {
         i.inflate(&next, &mut out, 1000).expect("inflate");
         i.finish(&mut out, 1000).expect("finish");
         assert_eq!(out, b"second message");
+    }
+}
+
+#[cfg(test)]
+mod flush_tests {
+    use super::*;
+
+    /// miniz_oxide can end a call short of a complete sync flush with room to
+    /// spare (seen with a 65535-byte message after two others); every size must
+    /// still come out compressed and whole.
+    #[test]
+    fn every_message_is_compressed_whatever_its_size_and_history() {
+        // Words picked by a linear congruential generator: text-like, compressible
+        // but not trivially; then noise, which deflate stores.
+        let words: [&[u8]; 8] =
+            [b"milpa ", b"maize ", b"beans ", b"squash ", b"\n", b"0x1f ", b"%PDF ", b"stream "];
+        let mut seed = 12_345u32;
+        let mut data = Vec::new();
+        while data.len() < 200_000 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            data.extend_from_slice(words[(seed >> 16) as usize % words.len()]);
+        }
+        data.extend((0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let mut d = Deflater::new(false, 15, 1, 0);
+        let mut inflater = Inflater::new(false);
+        for n in [16usize, 1000, 65_535, 65_536, 65_537, 131_072, 4_095, 200_000, 400_000] {
+            let compressed = d.compress(&data[..n]).expect("compressed");
+            assert!(n < 1000 || compressed.len() < n, "size {n} compresses");
+            let mut out = Vec::new();
+            inflater.inflate(&compressed, &mut out, usize::MAX).expect("inflates");
+            inflater.finish(&mut out, usize::MAX).expect("inflates");
+            assert_eq!(out, &data[..n], "size {n}");
+        }
     }
 }

@@ -69,5 +69,5 @@ mod mask;
 mod utf8;
 
 pub use config::{Config, DeflateConfig, Role};
-pub use connection::Connection;
+pub use connection::{Connection, MAX_PENDING_PONGS};
 pub use event::{Event, SendError, State};

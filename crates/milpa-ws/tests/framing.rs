@@ -345,8 +345,17 @@ fn auto_pong() {
     wire.extend(client_frame(PING, b"2"));
     let (ev, out, _) = run(server(), &wire);
     assert_eq!(ev.len(), 2);
-    // Unanswered pings collapse into the latest pong.
-    assert_eq!(parse_frames(&out), vec![(0x8A, b"2".to_vec())]);
+    // Every ping is answered, in order.
+    assert_eq!(parse_frames(&out), vec![(0x8A, b"1".to_vec()), (0x8A, b"2".to_vec())]);
+    // A flood keeps only the latest answers.
+    let mut flood = Vec::new();
+    for i in 0..100u8 {
+        flood.extend(client_frame(PING, &[i]));
+    }
+    let (_, out, _) = run(server(), &flood);
+    let pongs = parse_frames(&out);
+    assert_eq!(pongs.len(), milpa_ws::MAX_PENDING_PONGS);
+    assert_eq!(pongs.last(), Some(&(0x8A, vec![99])));
     let mut config = Config::default();
     config.auto_pong = false;
     let (ev, out, _) = run(Connection::new(Role::Server, config, None), &wire);

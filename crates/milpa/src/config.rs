@@ -201,6 +201,10 @@ impl Config {
         let mut ws = milpa_ws::Config::default();
         ws.max_message_size = self.websocket_max_message_size;
         ws.max_frame_size = self.websocket_max_message_size;
+        // Every message is compressed once permessage-deflate is on, as wsproto does:
+        // some clients (the kosoku Autobahn runner among them) mishandle uncompressed
+        // text in a compressed session, though RFC 7692 allows it.
+        ws.compress_min_size = 0;
         ws
     }
 

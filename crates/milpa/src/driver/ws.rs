@@ -15,7 +15,9 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::write::WriteQueue;
 use super::{ConnContext, Detached, TaskEnd, poll_app};
-use crate::app::{AppFuture, Extensions, Headers, Message, ReceiveEvent, SendEvent, WebSocketScope};
+use crate::app::{
+    AppFuture, Extensions, Headers, Message, ReceiveEvent, SendError, SendEvent, WebSocketScope,
+};
 use crate::exchange::Exchange;
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
@@ -169,6 +171,10 @@ impl Session {
         self.apply_output(now);
         let code = match end {
             TaskEnd::Returned => 1000,
+            // A send that failed because the socket closed is the usual end of an echo loop.
+            TaskEnd::Failed(error) if error.downcast_ref::<SendError>() == Some(&SendError::Disconnected) => {
+                1000
+            }
             TaskEnd::Failed(error) => {
                 tracing::error!(%error, "websocket application error");
                 INTERNAL_ERROR
@@ -189,7 +195,7 @@ impl Session {
             progress = true;
             let sent = match event {
                 SendEvent::WebSocketSend(Message::Text(text)) => self.ws.send_text(&text),
-                SendEvent::WebSocketSend(Message::Binary(data)) => self.ws.send_binary(&data),
+                SendEvent::WebSocketSend(Message::Binary(data)) => self.ws.send_binary_bytes(data),
                 SendEvent::WebSocketClose { code, reason } => {
                     self.close(code, &reason, now);
                     Ok(())
