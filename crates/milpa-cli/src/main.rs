@@ -47,6 +47,12 @@ struct Args {
     /// Seconds in-flight requests get to finish on shutdown.
     #[arg(long, value_name = "SECONDS")]
     graceful_timeout: Option<f64>,
+    /// Seconds between WebSocket pings; a peer that misses one is closed (off by default).
+    #[arg(long, value_name = "SECONDS")]
+    websocket_ping_interval: Option<f64>,
+    /// Largest WebSocket message in bytes, after decompression (1009 past it).
+    #[arg(long, value_name = "BYTES")]
+    websocket_max_message_size: Option<usize>,
     /// Where to write the access log: a file, or `-` for stdout.
     #[arg(long, value_name = "FILE")]
     access_logfile: Option<PathBuf>,
@@ -119,6 +125,12 @@ impl Args {
         }
         if let Some(graceful) = self.graceful_timeout {
             config.graceful_timeout = seconds(graceful)?;
+        }
+        if let Some(interval) = self.websocket_ping_interval {
+            config.websocket_ping_interval = Some(seconds(interval)?);
+        }
+        if let Some(size) = self.websocket_max_message_size {
+            config.websocket_max_message_size = size;
         }
         if let Some(path) = &self.access_logfile {
             config.access_log = Some(path.clone());

@@ -11,8 +11,9 @@
 //! when the peer asked for a smaller window (`max_window_bits` = N < 15) a message
 //! is compressed only if it is at most 2^N bytes long, with a compressor reset
 //! just before it: every back-reference then lies inside the message and is
-//! shorter than 2^N. Longer messages go out uncompressed (RSV1 clear), which
-//! RFC 7692 §6 allows.
+//! shorter than 2^N. Longer messages go out as stored (level 0) DEFLATE blocks,
+//! which hold no back-references at all: still a compressed message (RSV1 set),
+//! valid for any window, the same size as the data plus a few bytes per block.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -130,6 +131,9 @@ pub(crate) fn reserve_bounded(buf: &mut Vec<u8>, chunk: usize, cap: usize) {
 /// The sending half: compresses our messages.
 pub(crate) struct Deflater {
     c: Compress,
+    /// A level-0 compressor (stored blocks only), made when a message is too long
+    /// for the peer's reduced window.
+    stored: Option<Compress>,
     /// We promised to reset our compressor after every message.
     no_context_takeover: bool,
     /// Largest window (log2) the peer's decompressor accepts.
@@ -150,6 +154,7 @@ impl Deflater {
     pub(crate) fn new(no_context_takeover: bool, max_window_bits: u8, level: u32, min_size: usize) -> Self {
         Self {
             c: Compress::new(Compression::new(level.min(9)), false),
+            stored: None,
             no_context_takeover,
             max_window_bits,
             min_size,
@@ -157,67 +162,70 @@ impl Deflater {
     }
 
     /// The compressed payload of `data`, or `None` to send it uncompressed
-    /// (too small, too long for a reduced window, or the compressor failed).
+    /// (too small, or the compressor failed).
     pub(crate) fn compress(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         if data.len() < self.min_size {
             return None;
         }
         if self.max_window_bits < 15 {
             if data.len() > 1usize << self.max_window_bits {
-                return None;
+                let stored = self.stored.get_or_insert_with(|| Compress::new(Compression::none(), false));
+                let result = run(stored, data);
+                stored.reset();
+                return result;
             }
             self.c.reset();
         }
-        let result = self.run(data);
+        let result = run(&mut self.c, data);
         if self.no_context_takeover || result.is_none() {
             self.c.reset();
         }
         result
     }
+}
 
-    /// Compresses `data` with a sync flush and strips the flush's empty stored block.
-    ///
-    /// miniz_oxide may end a call short of a complete flush with room to spare,
-    /// and answers every further sync flush with another empty stored block, so
-    /// neither the room left nor the tail alone proves the flush complete: one more
-    /// flush that yields nothing but an empty stored block does (and is dropped).
-    fn run(&mut self, data: &[u8]) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
-        let start = self.c.total_in();
-        let mut flush = FlushCompress::None;
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(1024));
+/// Compresses `data` with `c` and a sync flush, without the flush's empty stored block.
+///
+/// miniz_oxide may end a call short of a complete flush with room to spare,
+/// and answers every further sync flush with another empty stored block, so
+/// neither the room left nor the tail alone proves the flush complete: one more
+/// flush that yields nothing but an empty stored block does (and is dropped).
+fn run(c: &mut Compress, data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 64);
+    let start = c.total_in();
+    let mut flush = FlushCompress::None;
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        let consumed = usize::try_from(c.total_in() - start).ok()?;
+        let (len_before, in_before) = (out.len(), c.total_in());
+        c.compress_vec(data.get(consumed..)?, &mut out, flush).ok()?;
+        let consumed = usize::try_from(c.total_in() - start).ok()?;
+        if consumed < data.len() {
+            if c.total_in() == in_before && out.len() == len_before && out.capacity() > out.len() {
+                return None;
             }
-            let consumed = usize::try_from(self.c.total_in() - start).ok()?;
-            let (len_before, in_before) = (out.len(), self.c.total_in());
-            self.c.compress_vec(data.get(consumed..)?, &mut out, flush).ok()?;
-            let consumed = usize::try_from(self.c.total_in() - start).ok()?;
-            if consumed < data.len() {
-                if self.c.total_in() == in_before && out.len() == len_before && out.capacity() > out.len() {
+            continue;
+        }
+        match flush {
+            FlushCompress::None => flush = FlushCompress::Sync,
+            // Nothing more to flush (zlib's behaviour): complete if it ended with the block.
+            _ if out.len() == len_before => {
+                if !out.ends_with(&TAIL) {
                     return None;
                 }
-                continue;
+                out.truncate(out.len() - TAIL.len());
+                return Some(out);
             }
-            match flush {
-                FlushCompress::None => flush = FlushCompress::Sync,
-                // Nothing more to flush (zlib's behaviour): complete if it ended with the block.
-                _ if out.len() == len_before => {
-                    if !out.ends_with(&TAIL) {
-                        return None;
-                    }
-                    out.truncate(out.len() - TAIL.len());
-                    return Some(out);
-                }
-                _ if out.len() - len_before <= EMPTY_STORED_BLOCK.len()
-                    && out[len_before..].ends_with(&TAIL)
-                    && out[..len_before].ends_with(&TAIL) =>
-                {
-                    out.truncate(len_before - TAIL.len());
-                    return Some(out);
-                }
-                _ => {}
+            _ if out.len() - len_before <= EMPTY_STORED_BLOCK.len()
+                && out[len_before..].ends_with(&TAIL)
+                && out[..len_before].ends_with(&TAIL) =>
+            {
+                out.truncate(len_before - TAIL.len());
+                return Some(out);
             }
+            _ => {}
         }
     }
 }
@@ -254,10 +262,19 @@ mod tests {
     }
 
     #[test]
-    fn small_window_skips_long_messages() {
+    fn small_window_stores_long_messages() {
         let mut d = Deflater::new(false, 8, 6, 0);
-        assert!(d.compress(&sample(256)).is_some());
-        assert!(d.compress(&sample(257)).is_none());
+        assert!(d.compress(&sample(256)).is_some_and(|c| c.len() < 256));
+        let stored = d.compress(&sample(257)).expect("stored");
+        // One stored block (a header byte, LEN, NLEN, the message itself), then the
+        // first byte of the sync flush's empty block, whose tail is stripped.
+        assert_eq!(stored.len(), 5 + 257 + 1);
+        assert_eq!(&stored[5..5 + 257], &sample(257)[..]);
+        let mut inflater = Inflater::new(false);
+        let mut out = Vec::new();
+        inflater.inflate(&stored, &mut out, usize::MAX).expect("inflates");
+        inflater.finish(&mut out, usize::MAX).expect("inflates");
+        assert_eq!(out, sample(257));
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod runtime;
 mod server;
 mod shutdown;
 mod tls;
+mod tower;
 mod websocket;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
@@ -46,6 +47,7 @@ pub use lifespan::LifespanError;
 pub use runtime::Runtime;
 pub use server::{ServeError, Server, run};
 pub use tls::{TlsInfo, VerifyMode};
+pub use tower::tower;
 pub use websocket::WebSocket;
 
 /// The async-std runtime adapter (async-std is deprecated upstream).

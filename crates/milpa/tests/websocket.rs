@@ -245,6 +245,38 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn ping_interval_keeps_live_peers_and_closes_dead_ones() {
+        let mut config = test_config();
+        config.websocket_ping_interval = Some(Duration::from_millis(150));
+        let server = TestServer::start_with(config, ws_app).await;
+        // tungstenite answers pings while it reads: the socket survives several intervals.
+        let mut live = connect(&server, "/echo").await;
+        let mut pings = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+        while let Ok(message) = tokio::time::timeout_at(deadline, live.next()).await {
+            if let Some(Ok(WsMessage::Ping(_))) = message {
+                pings += 1;
+            }
+        }
+        assert!(pings >= 2, "pings seen: {pings}");
+        live.send(WsMessage::text("alive")).await.unwrap();
+        assert_eq!(next(&mut live).await, WsMessage::text("alive"));
+        // A raw client that never answers: a ping, then the close (1011) and the end.
+        let mut dead = TcpStream::connect(server.addr).await.unwrap();
+        let handshake = "GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        dead.write_all(handshake.as_bytes()).await.unwrap();
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), dead.read_to_end(&mut reply)).await;
+        assert!(read.is_ok(), "the server ends a connection that does not answer pings");
+        let at = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let frames = &reply[at..];
+        assert_eq!(frames[0], 0x89, "a ping first: {frames:?}");
+        let close = frames.iter().position(|&b| b == 0x88).unwrap();
+        assert_eq!(&frames[close + 2..close + 4], &[0x03, 0xF3], "close 1011: {frames:?}");
+        server.stop().await.unwrap();
+    }
+
     async fn graceful_shutdown_closes_sockets_with_1001() {
         let mut server = TestServer::start(ws_app).await;
         let mut socket = connect(&server, "/echo").await;
