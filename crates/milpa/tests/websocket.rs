@@ -48,6 +48,20 @@ async fn ws_app(scope: Scope, receive: Receiver, mut send: Sender) -> Result<(),
             while socket.recv().await.is_some() {}
             Ok(())
         }
+        "/early-send" => {
+            // A message before the handshake is answered is refused, and nothing is sent.
+            let mut receive = receive;
+            let _ = receive.receive().await;
+            let early = send.send(SendEvent::WebSocketSend(Message::Text("too soon".into()))).await;
+            send.send(SendEvent::WebSocketAccept { subprotocol: None, headers: vec![] }).await?;
+            let verdict = match early {
+                Err(milpa::SendError::Unexpected(why)) => format!("refused: {why}"),
+                other => format!("unexpected: {other:?}"),
+            };
+            send.send(SendEvent::WebSocketSend(Message::Text(verdict))).await?;
+            while receive.receive().await.is_some() {}
+            Ok(())
+        }
         "/deny" => {
             let headers = vec![(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"))];
             send.send(SendEvent::ResponseStart {
@@ -177,6 +191,14 @@ on_every_runtime! {
         let (mut socket, response) = client_async(request, tcp).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
         assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/1.1 ws"));
+        server.stop().await.unwrap();
+    }
+
+    async fn messages_before_accept_are_refused() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/early-send").await;
+        assert_eq!(next(&mut socket).await, WsMessage::text("refused: the websocket has not been accepted"));
+        socket.close(None).await.unwrap();
         server.stop().await.unwrap();
     }
 
