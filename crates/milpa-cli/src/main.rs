@@ -16,6 +16,7 @@ Examples:
   milpa --self-signed --bind 127.0.0.1:8443 --insecure-bind 127.0.0.1:8000
   milpa --self-signed --bind 127.0.0.1:8443 --http1-bind 127.0.0.1:8444
                                           the demo page compares HTTP/2 and HTTP/1.1
+  milpa static ./public                   serve a directory
   milpa -k smol --threads 2               the smol runtime with two threads
   milpa --config milpa.toml               every option from a TOML file (flags win)";
 
@@ -23,9 +24,13 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "milpa", version, about, after_help = EXAMPLES)]
 struct Args {
-    /// The application to serve; only the built-in `demo` for now.
-    #[arg(default_value = "demo", value_parser = ["demo"])]
+    /// The application to serve: the built-in `demo`, or `static` to serve DIR.
+    #[arg(default_value = "demo", value_parser = ["demo", "static"])]
     app: String,
+    /// With `static`: the directory to serve (files with ETag, Last-Modified,
+    /// conditional and range requests; nothing outside it).
+    #[arg(value_name = "DIR", required_if_eq("app", "static"))]
+    dir: Option<PathBuf>,
     /// Address to listen on, `host:port` or `[v6]:port`; repeatable.
     #[arg(short, long = "bind", value_name = "ADDRESS")]
     bind: Vec<String>,
@@ -197,8 +202,20 @@ fn main() -> ExitCode {
             "worker processes are not implemented yet; serving in-process"
         );
     }
-    let app = demo::app(&comparison_targets(&config));
-    match milpa::run(config, app) {
+    let served = match (args.app.as_str(), &args.dir) {
+        ("static", Some(dir)) => match milpa::StaticFiles::new(dir) {
+            Ok(files) => milpa::run(config, files),
+            Err(error) => {
+                eprintln!("milpa: cannot serve {}: {error}", dir.display());
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            let app = demo::app(&comparison_targets(&config));
+            milpa::run(config, app)
+        }
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("milpa: {error}");

@@ -117,3 +117,19 @@ fn push_page_promises_its_assets_over_http2() {
     assert_eq!(out.matches(":status: 200").count(), 3, "the page and both pushed assets: {out}");
     assert!(milpa.terminate().success());
 }
+
+#[test]
+fn static_serves_a_directory() {
+    let dir = std::env::temp_dir().join(format!("milpa-cli-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hello.txt"), "hello from a file").unwrap();
+    let milpa = Milpa::start(&["static", dir.to_str().unwrap(), "--bind", "127.0.0.1:0"]);
+    let response = milpa.get("/hello.txt");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("hello from a file"), "{response}");
+    assert!(milpa.get("/../hello.txt").starts_with("HTTP/1.1 404"));
+    assert!(milpa.terminate().success());
+    let missing =
+        Command::new(env!("CARGO_BIN_EXE_milpa")).args(["static", "/nonexistent/dir"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -22,6 +22,7 @@ compile_error!("milpa needs a runtime: enable one of the features `tokio` (defau
 
 mod access_log;
 mod app;
+mod blocking;
 mod config;
 mod date;
 mod driver;
@@ -32,6 +33,7 @@ mod percent;
 mod runtime;
 mod server;
 mod shutdown;
+mod static_files;
 mod tls;
 mod tower;
 mod websocket;
@@ -41,11 +43,13 @@ pub use app::{
     App, AppError, AppFuture, Extensions, HeaderField, HeaderList, Headers, HttpScope, LifespanScope,
     Message, ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State, WebSocketScope,
 };
+pub use blocking::{DEFAULT_BLOCKING_BODY_LIMIT, blocking, blocking_with_limit};
 pub use config::{Config, WorkerClass};
 pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
 pub use lifespan::LifespanError;
 pub use runtime::Runtime;
 pub use server::{ServeError, Server, run};
+pub use static_files::StaticFiles;
 pub use tls::{TlsInfo, VerifyMode};
 pub use tower::tower;
 pub use websocket::WebSocket;

@@ -1,0 +1,347 @@
+//! `StaticFiles`: a directory served over HTTP — validators (`ETag`,
+//! `Last-Modified`), conditional requests (304), single byte ranges (206/416),
+//! `HEAD`, content types — and nothing outside the directory, whatever the path
+//! says (`..`, encoded `%2e%2e`, absolute paths, symlinks leading out).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+
+use crate::app::{App, AppError, AppFuture, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::exchange::{Receiver, Sender};
+
+/// Bytes read per step of a range response.
+const RANGE_CHUNK: usize = 256 * 1024;
+
+/// An application serving the files under one directory. Directories answer with
+/// their `index.html`; anything missing, or outside the root, is a 404.
+#[derive(Debug, Clone)]
+pub struct StaticFiles {
+    root: PathBuf,
+}
+
+impl StaticFiles {
+    /// Serves `root` (resolved now: it must exist and be a directory).
+    pub fn new(root: impl AsRef<Path>) -> std::io::Result<Self> {
+        let root = std::fs::canonicalize(root)?;
+        if !root.is_dir() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"));
+        }
+        Ok(Self { root })
+    }
+}
+
+impl App for StaticFiles {
+    fn call(&self, scope: Scope, mut receive: Receiver, mut send: Sender) -> AppFuture {
+        let root = self.root.clone();
+        Box::pin(async move {
+            match scope {
+                Scope::Http(http) => serve(&root, &http, &mut send).await,
+                Scope::Lifespan(_) => {
+                    while let Some(event) = receive.receive().await {
+                        match event {
+                            ReceiveEvent::Startup => send.send(SendEvent::StartupComplete).await?,
+                            ReceiveEvent::Shutdown => {
+                                return Ok(send.send(SendEvent::ShutdownComplete).await?);
+                            }
+                            _ => {}
+                        }
+                    }
+                    Ok(())
+                }
+                _ => Ok(send.send(SendEvent::WebSocketClose { code: 1000, reason: String::new() }).await?),
+            }
+        })
+    }
+}
+
+/// A file found under the root.
+struct Found {
+    path: PathBuf,
+    len: u64,
+    modified: SystemTime,
+}
+
+async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), AppError> {
+    if scope.method != Method::GET && scope.method != Method::HEAD {
+        let allow = vec![(Bytes::from_static(b"allow"), Bytes::from_static(b"GET, HEAD"))];
+        return answer(send, StatusCode::METHOD_NOT_ALLOWED, allow, "method not allowed\n").await;
+    }
+    let Some(relative) = safe_relative(&scope.path) else {
+        return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
+    };
+    let root_owned = root.to_path_buf();
+    let found = ::blocking::unblock(move || locate(&root_owned, &relative)).await;
+    let Some(found) = found else {
+        return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
+    };
+    let etag = etag(&found);
+    let last_modified = httpdate::fmt_http_date(found.modified);
+    let mut headers: HeaderList = vec![
+        (Bytes::from_static(b"content-type"), Bytes::from_static(content_type(&found.path).as_bytes())),
+        (Bytes::from_static(b"etag"), Bytes::from(etag.clone())),
+        (Bytes::from_static(b"last-modified"), Bytes::from(last_modified)),
+        (Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")),
+    ];
+    if not_modified(scope, &etag, found.modified) {
+        headers.retain(|(name, _)| &name[..] != b"content-type" && &name[..] != b"accept-ranges");
+        send.send(SendEvent::ResponseStart { status: StatusCode::NOT_MODIFIED, headers, trailers: false })
+            .await?;
+        return Ok(send.body(Bytes::new(), false).await?);
+    }
+    let range = scope
+        .header("range")
+        .filter(|_| if_range_holds(scope, &etag, found.modified))
+        .map(|value| parse_range(value, found.len));
+    match range {
+        Some(Range::Unsatisfiable) => {
+            headers
+                .push((Bytes::from_static(b"content-range"), Bytes::from(format!("bytes */{}", found.len))));
+            answer(send, StatusCode::RANGE_NOT_SATISFIABLE, headers, "range not satisfiable\n").await
+        }
+        Some(Range::Bytes(start, end)) => {
+            let length = end - start + 1;
+            let content_range = format!("bytes {start}-{end}/{}", found.len);
+            headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
+            headers.push((Bytes::from_static(b"content-length"), Bytes::from(length.to_string())));
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::PARTIAL_CONTENT,
+                headers,
+                trailers: false,
+            })
+            .await?;
+            if scope.method == Method::HEAD {
+                return Ok(send.body(Bytes::new(), false).await?);
+            }
+            send_range(send, found.path, start, length).await
+        }
+        // No range, an ignored one (several ranges, or `If-Range` no longer holds).
+        Some(Range::Whole) | None => {
+            if scope.method == Method::HEAD {
+                headers.push((Bytes::from_static(b"content-length"), Bytes::from(found.len.to_string())));
+                send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false })
+                    .await?;
+                return Ok(send.body(Bytes::new(), false).await?);
+            }
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+            // The connection streams the file from its blocking pool (with its length).
+            Ok(send.send(SendEvent::ResponseFile { path: found.path }).await?)
+        }
+    }
+}
+
+async fn answer(
+    send: &mut Sender,
+    status: StatusCode,
+    mut headers: HeaderList,
+    text: &'static str,
+) -> Result<(), AppError> {
+    headers.retain(|(name, _)| &name[..] != b"content-type");
+    headers.push((Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain; charset=utf-8")));
+    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    Ok(send.body(Bytes::from_static(text.as_bytes()), false).await?)
+}
+
+/// The decoded request path as segments under the root, or `None` when it would
+/// leave it: `..` anywhere, `.`, backslashes and NULs are refused outright rather
+/// than normalised.
+fn safe_relative(path: &str) -> Option<PathBuf> {
+    let mut relative = PathBuf::new();
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        if segment == ".." || segment == "." || segment.contains(['\\', '\0']) {
+            return None;
+        }
+        relative.push(segment);
+    }
+    Some(relative)
+}
+
+/// Finds `relative` under `root`, following symlinks only while they stay inside it.
+fn locate(root: &Path, relative: &Path) -> Option<Found> {
+    let mut path = std::fs::canonicalize(root.join(relative)).ok()?;
+    if !path.starts_with(root) {
+        return None;
+    }
+    if path.is_dir() {
+        path = std::fs::canonicalize(path.join("index.html")).ok()?;
+        if !path.starts_with(root) {
+            return None;
+        }
+    }
+    let metadata = std::fs::metadata(&path).ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    Some(Found { path, len: metadata.len(), modified: metadata.modified().unwrap_or(UNIX_EPOCH) })
+}
+
+fn etag(found: &Found) -> String {
+    let nanos = found.modified.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+    format!("\"{:x}-{nanos:x}\"", found.len)
+}
+
+/// RFC 9110 §13.1.2–3: `If-None-Match` (weak comparison) wins over `If-Modified-Since`.
+fn not_modified(scope: &HttpScope, etag: &str, modified: SystemTime) -> bool {
+    if let Some(candidates) = scope.header("if-none-match") {
+        return matches_etag(candidates, etag);
+    }
+    let Some(since) = scope.header("if-modified-since").and_then(parse_date) else { return false };
+    truncate_to_seconds(modified) <= since
+}
+
+fn matches_etag(candidates: &[u8], etag: &str) -> bool {
+    let candidates = String::from_utf8_lossy(candidates);
+    candidates
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag)
+}
+
+/// `If-Range` (RFC 9110 §13.1.5): the range applies only if the validator still
+/// matches (strongly: an entity tag, or exactly the `Last-Modified` date).
+fn if_range_holds(scope: &HttpScope, etag: &str, modified: SystemTime) -> bool {
+    let Some(condition) = scope.header("if-range") else { return true };
+    if condition.starts_with(b"\"") {
+        return condition == etag.as_bytes();
+    }
+    parse_date(condition).is_some_and(|date| date == truncate_to_seconds(modified))
+}
+
+fn parse_date(value: &[u8]) -> Option<SystemTime> {
+    httpdate::parse_http_date(std::str::from_utf8(value).ok()?).ok()
+}
+
+fn truncate_to_seconds(time: SystemTime) -> SystemTime {
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// One satisfiable range, inclusive.
+    Bytes(u64, u64),
+    Unsatisfiable,
+    /// Not a single byte range we serve (several ranges, another unit, malformed): the whole file.
+    Whole,
+}
+
+/// One `bytes=` range of a `len`-byte file (RFC 9110 §14.1.2).
+fn parse_range(value: &[u8], len: u64) -> Range {
+    let Some(spec) = std::str::from_utf8(value).ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Range::Whole;
+    };
+    if spec.contains(',') {
+        return Range::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else { return Range::Whole };
+    let (first, last) = (first.trim(), last.trim());
+    let range = match (first.parse::<u64>(), last.parse::<u64>()) {
+        // `-N`: the last N bytes.
+        _ if first.is_empty() => match last.parse::<u64>() {
+            Ok(0) | Err(_) => return if last.is_empty() { Range::Whole } else { Range::Unsatisfiable },
+            Ok(suffix) => (len.saturating_sub(suffix), len.saturating_sub(1)),
+        },
+        (Ok(start), _) if last.is_empty() => (start, len.saturating_sub(1)),
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(len.saturating_sub(1))),
+        _ => return Range::Whole,
+    };
+    if len == 0 || range.0 >= len { Range::Unsatisfiable } else { Range::Bytes(range.0, range.1) }
+}
+
+/// Sends `length` bytes of `path` from `start`, a bounded piece at a time.
+async fn send_range(send: &mut Sender, path: PathBuf, start: u64, length: u64) -> Result<(), AppError> {
+    let mut file = ::blocking::unblock(move || -> std::io::Result<File> {
+        let mut file = File::open(path)?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(file)
+    })
+    .await?;
+    let mut left = length;
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(RANGE_CHUNK);
+        let (returned, chunk) = ::blocking::unblock(move || {
+            let mut buf = vec![0u8; want];
+            let read = file.read_exact(&mut buf).map(|()| Bytes::from(buf));
+            (file, read)
+        })
+        .await;
+        file = returned;
+        let chunk = chunk?;
+        left -= chunk.len() as u64;
+        send.body(chunk, left > 0).await?;
+    }
+    Ok(())
+}
+
+/// The content type of a file, by its extension.
+fn content_type(path: &Path) -> &'static str {
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("txt" | "md") => "text/plain; charset=utf-8",
+        Some("xml") => "application/xml",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("avif") => "image/avif",
+        Some("ico") => "image/x-icon",
+        Some("wasm") => "application/wasm",
+        Some("pdf") => "application/pdf",
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
+        Some("mp4") => "video/mp4",
+        Some("webm") => "video/webm",
+        Some("mp3") => "audio/mpeg",
+        Some("ogg") => "audio/ogg",
+        Some("zip") => "application/zip",
+        Some("gz") => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(b"bytes=0-9", 100), Range::Bytes(0, 9));
+        assert_eq!(parse_range(b"bytes=90-", 100), Range::Bytes(90, 99));
+        assert_eq!(parse_range(b"bytes=-10", 100), Range::Bytes(90, 99));
+        assert_eq!(parse_range(b"bytes=-1000", 100), Range::Bytes(0, 99));
+        assert_eq!(parse_range(b"bytes=50-1000", 100), Range::Bytes(50, 99));
+        assert_eq!(parse_range(b"bytes=100-", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range(b"bytes=-0", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range(b"bytes=0-0", 0), Range::Unsatisfiable);
+        assert_eq!(parse_range(b"bytes=0-1,5-6", 100), Range::Whole);
+        assert_eq!(parse_range(b"items=0-1", 100), Range::Whole);
+        assert_eq!(parse_range(b"bytes=9-1", 100), Range::Whole);
+        assert_eq!(parse_range(b"bytes=x-1", 100), Range::Whole);
+    }
+
+    #[test]
+    fn paths_that_leave_the_root_are_refused() {
+        assert_eq!(safe_relative("/a/b.txt"), Some(PathBuf::from("a/b.txt")));
+        assert_eq!(safe_relative("//a//b"), Some(PathBuf::from("a/b")));
+        assert_eq!(safe_relative("/"), Some(PathBuf::new()));
+        for bad in ["/../x", "/a/../../x", "/./x", "/a\\..\\x", "/a\0"] {
+            assert_eq!(safe_relative(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn entity_tags_compare_weakly_for_if_none_match() {
+        assert!(matches_etag(b"\"a\", W/\"b\"", "\"b\""));
+        assert!(matches_etag(b"*", "\"b\""));
+        assert!(!matches_etag(b"\"c\"", "\"b\""));
+    }
+}

@@ -1,0 +1,113 @@
+//! `StaticFiles`: validators, conditional and range requests, HEAD, and every
+//! way out of the root refused — over raw HTTP/1.1 (so the paths reach the server
+//! exactly as written) and curl.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::*;
+
+/// A root with an index, a stylesheet, a 1000-byte file, a subdirectory, a
+/// secret beside the root and a symlink pointing at it.
+fn site(tag: &str) -> (PathBuf, PathBuf) {
+    let base = std::env::temp_dir().join(format!("milpa-static-{tag}-{}", std::process::id()));
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("index.html"), "<h1>index</h1>").unwrap();
+    std::fs::write(root.join("style.css"), "body{}").unwrap();
+    std::fs::write(root.join("data.bin"), (0..1000u32).map(|i| i as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(root.join("sub").join("inner.txt"), "inner").unwrap();
+    std::fs::write(base.join("secret.txt"), "SECRET").unwrap();
+    let _ = std::fs::remove_file(root.join("link-out"));
+    std::os::unix::fs::symlink(base.join("secret.txt"), root.join("link-out")).unwrap();
+    let _ = std::fs::remove_file(root.join("link-in"));
+    std::os::unix::fs::symlink(root.join("style.css"), root.join("link-in")).unwrap();
+    (base, root)
+}
+
+async fn get(server: &TestServer, target: &str, extra: &str) -> String {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n");
+    raw(server.addr, request.as_bytes(), Duration::from_secs(5)).await
+}
+
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response.split("\r\n\r\n").next()?.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+on_every_runtime! {
+    async fn files_validators_conditionals_and_ranges() {
+        let (_base, root) = site("serve");
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        let css = get(&server, "/style.css", "").await;
+        assert!(css.starts_with("HTTP/1.1 200"), "{css}");
+        assert_eq!(header(&css, "content-type"), Some("text/css; charset=utf-8"));
+        assert_eq!(header(&css, "content-length"), Some("6"));
+        assert!(css.ends_with("body{}"));
+        let etag = header(&css, "etag").unwrap().to_owned();
+        let modified = header(&css, "last-modified").unwrap().to_owned();
+
+        let cached = get(&server, "/style.css", &format!("If-None-Match: {etag}\r\n")).await;
+        assert!(cached.starts_with("HTTP/1.1 304"), "{cached}");
+        let cached = get(&server, "/style.css", &format!("If-Modified-Since: {modified}\r\n")).await;
+        assert!(cached.starts_with("HTTP/1.1 304"), "{cached}");
+        let stale = get(&server, "/style.css", "If-None-Match: \"other\"\r\n").await;
+        assert!(stale.starts_with("HTTP/1.1 200"), "{stale}");
+
+        let part = get(&server, "/data.bin", "Range: bytes=10-19\r\n").await;
+        assert!(part.starts_with("HTTP/1.1 206"), "{part}");
+        assert_eq!(header(&part, "content-range"), Some("bytes 10-19/1000"));
+        assert_eq!(header(&part, "content-length"), Some("10"));
+        let unsatisfiable = get(&server, "/data.bin", "Range: bytes=2000-\r\n").await;
+        assert!(unsatisfiable.starts_with("HTTP/1.1 416"), "{unsatisfiable}");
+        assert_eq!(header(&unsatisfiable, "content-range"), Some("bytes */1000"));
+        let moved = get(&server, "/data.bin", "Range: bytes=0-9\r\nIf-Range: \"old\"\r\n").await;
+        assert!(moved.starts_with("HTTP/1.1 200"), "{moved}");
+
+        let head = raw(server.addr, b"HEAD /data.bin HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(header(&head, "content-length"), Some("1000"));
+        assert!(head.ends_with("\r\n\r\n"), "no body: {head}");
+
+        let index = get(&server, "/", "").await;
+        assert!(index.ends_with("<h1>index</h1>"), "{index}");
+        assert!(get(&server, "/sub/inner.txt", "").await.ends_with("inner"));
+        assert!(get(&server, "/link-in", "").await.ends_with("body{}"), "a symlink inside the root is served");
+        let post = raw(server.addr, b"POST /style.css HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
+        assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+        assert_eq!(header(&post, "allow"), Some("GET, HEAD"));
+        server.stop().await.unwrap();
+    }
+
+    async fn nothing_outside_the_root_is_served() {
+        let (_base, root) = site("escape");
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        for target in [
+            "/../secret.txt",
+            "/sub/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/sub/%2E%2E%2F%2E%2E%2Fsecret.txt",
+            "/..%5csecret.txt",
+            "//secret.txt",
+            "/link-out",
+            "/missing.txt",
+        ] {
+            let response = get(&server, target, "").await;
+            assert!(
+                response.starts_with("HTTP/1.1 404") || response.starts_with("HTTP/1.1 403") || response.starts_with("HTTP/1.1 400"),
+                "{target}: {response}"
+            );
+            assert!(!response.contains("SECRET"), "{target} leaked the secret");
+        }
+        // An absolute path: the root's file of that name (none), never the filesystem's.
+        let absolute = get(&server, &format!("{}", root.parent().unwrap().join("secret.txt").display()), "").await;
+        assert!(!absolute.contains("SECRET"), "{absolute}");
+        server.stop().await.unwrap();
+    }
+}
