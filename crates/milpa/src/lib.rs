@@ -25,6 +25,7 @@ mod app;
 mod blocking;
 mod config;
 mod date;
+mod dispatcher;
 mod driver;
 mod exchange;
 mod handler;
@@ -45,6 +46,7 @@ pub use app::{
 };
 pub use blocking::{DEFAULT_BLOCKING_BODY_LIMIT, blocking, blocking_with_limit};
 pub use config::{Config, WorkerClass};
+pub use dispatcher::Dispatcher;
 pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
 pub use lifespan::LifespanError;
 pub use runtime::Runtime;

@@ -1,0 +1,200 @@
+//! `Dispatcher`: several applications under one server, each mounted at a path
+//! prefix (Hypercorn's `DispatcherMiddleware`).
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::app::{App, AppError, AppFuture, LifespanScope, ReceiveEvent, Scope, SendEvent};
+use crate::driver::{TaskEnd, poll_app};
+use crate::exchange::{Exchange, Kind, Receiver, Sender};
+
+/// Mounts applications at path prefixes. A request goes to the longest prefix
+/// that matches whole path segments, with the prefix moved from `path` to
+/// `root_path`; no match is a 404 (a WebSocket: a 403). The lifespan is fanned
+/// out: every mounted application gets startup and shutdown, sharing the state,
+/// and the first failure is reported.
+#[derive(Default, Clone)]
+pub struct Dispatcher {
+    /// Longest prefix first.
+    mounts: Vec<(String, Arc<dyn App>)>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.mounts.iter().map(|(prefix, _)| prefix)).finish()
+    }
+}
+
+impl Dispatcher {
+    /// An empty dispatcher (everything is a 404 until something is mounted).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mounts `app` at `prefix` (`/api`; `/` or `` for everything else).
+    #[must_use]
+    pub fn mount(mut self, prefix: &str, app: impl App) -> Self {
+        let prefix = prefix.trim_end_matches('/').to_owned();
+        self.mounts.push((prefix, Arc::new(app)));
+        self.mounts.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        self
+    }
+
+    /// The mounted application for `path`, and the path below its prefix.
+    fn route(&self, path: &str) -> Option<(&str, &Arc<dyn App>, String)> {
+        self.mounts.iter().find_map(|(prefix, app)| {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            let rest = if rest.is_empty() { "/".to_owned() } else { rest.to_owned() };
+            Some((prefix.as_str(), app, rest))
+        })
+    }
+}
+
+impl App for Dispatcher {
+    fn call(&self, scope: Scope, receive: Receiver, mut send: Sender) -> AppFuture {
+        match scope {
+            Scope::Http(mut http) => match self.route(&http.path) {
+                Some((prefix, app, rest)) => {
+                    http.raw_path = below(&http.raw_path, prefix);
+                    http.root_path.push_str(prefix);
+                    http.path = rest;
+                    app.call(Scope::Http(http), receive, send)
+                }
+                None => Box::pin(async move {
+                    send.start(
+                        StatusCode::NOT_FOUND,
+                        vec![(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"))],
+                    )
+                    .await?;
+                    Ok(send.body(Bytes::from_static(b"not found\n"), false).await?)
+                }),
+            },
+            Scope::WebSocket(mut ws) => match self.route(&ws.path) {
+                Some((prefix, app, rest)) => {
+                    ws.raw_path = below(&ws.raw_path, prefix);
+                    ws.root_path.push_str(prefix);
+                    ws.path = rest;
+                    app.call(Scope::WebSocket(ws), receive, send)
+                }
+                None => Box::pin(async move {
+                    Ok(send.send(SendEvent::WebSocketClose { code: 1000, reason: String::new() }).await?)
+                }),
+            },
+            Scope::Lifespan(lifespan) => {
+                let apps: Vec<_> = self.mounts.iter().map(|(_, app)| app.clone()).collect();
+                Box::pin(fan_out_lifespan(apps, lifespan, receive, send))
+            }
+        }
+    }
+}
+
+/// `raw_path` below the mount point too, so applications that route on the raw
+/// target (the `http::Request` of `handler` and `tower`) see the same path as
+/// `path`; left whole when the prefix was percent-encoded in it.
+fn below(raw_path: &Bytes, prefix: &str) -> Bytes {
+    match raw_path.strip_prefix(prefix.as_bytes()) {
+        Some(rest) if rest.is_empty() => Bytes::from_static(b"/"),
+        Some(rest) if rest.starts_with(b"/") => raw_path.slice(prefix.len()..),
+        _ => raw_path.clone(),
+    }
+}
+
+/// One mounted application's lifespan.
+struct Child {
+    exchange: Exchange,
+    task: Option<AppFuture>,
+}
+
+/// Passes each lifespan event to every mounted application and answers once all
+/// have: complete, or the first failure. An application that ends its lifespan
+/// future instead of answering does not speak lifespan and is left out.
+async fn fan_out_lifespan(
+    apps: Vec<Arc<dyn App>>,
+    scope: LifespanScope,
+    mut receive: Receiver,
+    mut send: Sender,
+) -> Result<(), AppError> {
+    let mut children: Vec<Child> = apps
+        .iter()
+        .map(|app| {
+            let (exchange, receiver, sender) = Exchange::new(4, Kind::Lifespan);
+            let task =
+                app.call(Scope::Lifespan(LifespanScope { state: scope.state.clone() }), receiver, sender);
+            Child { exchange, task: Some(task) }
+        })
+        .collect();
+    while let Some(event) = receive.receive().await {
+        let startup = match event {
+            ReceiveEvent::Startup => true,
+            ReceiveEvent::Shutdown => false,
+            _ => continue,
+        };
+        for child in children.iter().filter(|child| child.task.is_some()) {
+            child.exchange.push(event.clone());
+        }
+        let failure = answers(&mut children).await;
+        let answer = match (startup, failure) {
+            (true, None) => SendEvent::StartupComplete,
+            (true, Some(message)) => SendEvent::StartupFailed { message },
+            (false, None) => SendEvent::ShutdownComplete,
+            (false, Some(message)) => SendEvent::ShutdownFailed { message },
+        };
+        send.send(answer).await?;
+        if !startup {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Polls the children until each answered the event just pushed (or ended);
+/// returns the first failure message.
+async fn answers(children: &mut [Child]) -> Option<String> {
+    let mut answered = vec![false; children.len()];
+    let mut failure = None;
+    poll_fn(|cx| {
+        loop {
+            for (child, done) in children.iter_mut().zip(answered.iter_mut()).filter(|(_, done)| !**done) {
+                child.exchange.unpark();
+                if let Some(task) = &mut child.task
+                    && let Poll::Ready(end) = poll_app(task, cx)
+                {
+                    child.task = None;
+                    if let TaskEnd::Failed(_) | TaskEnd::Panicked(_) = end {
+                        tracing::info!("a mounted application does not handle lifespan");
+                    }
+                }
+                match child.exchange.pop() {
+                    Some(SendEvent::StartupFailed { message } | SendEvent::ShutdownFailed { message }) => {
+                        failure.get_or_insert(message);
+                        *done = true;
+                    }
+                    Some(_) => *done = true,
+                    None if child.task.is_none() => *done = true,
+                    None => {}
+                }
+            }
+            if answered.iter().all(|done| *done) {
+                return Poll::Ready(());
+            }
+            // Sleep until a child moves; go round if one already did.
+            let parked = children
+                .iter()
+                .zip(&answered)
+                .filter(|(_, done)| !**done)
+                .all(|(child, _)| child.exchange.park(cx.waker(), true));
+            if parked {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+    failure
+}

@@ -1,0 +1,96 @@
+//! `Dispatcher`: apps mounted by path prefix (root_path adjusted), 404 for the
+//! rest, WebSockets routed too, and the lifespan fanned out to every mounted app.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use milpa::{AppError, Dispatcher, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
+use support::*;
+
+/// Answers with its name, path and root path; records its lifespan events.
+fn named(name: &'static str, log: Arc<Mutex<Vec<String>>>, fail_startup: bool) -> impl milpa::App {
+    move |scope: Scope, mut receive: Receiver, mut send: Sender| {
+        let log = log.clone();
+        async move {
+            match scope {
+                Scope::Http(http) => {
+                    let raw = String::from_utf8_lossy(&http.raw_path);
+                    let body = format!("{name} path={} root={} raw={raw}", http.path, http.root_path);
+                    send.start(StatusCode::OK, vec![]).await?;
+                    send.body(Bytes::from(body), false).await?;
+                }
+                Scope::Lifespan(_) => {
+                    while let Some(event) = receive.receive().await {
+                        log.lock().unwrap().push(format!("{name} {event:?}"));
+                        match event {
+                            ReceiveEvent::Startup if fail_startup => {
+                                send.send(SendEvent::StartupFailed {
+                                    message: format!("{name} cannot start"),
+                                })
+                                .await?;
+                            }
+                            ReceiveEvent::Startup => send.send(SendEvent::StartupComplete).await?,
+                            ReceiveEvent::Shutdown => {
+                                send.send(SendEvent::ShutdownComplete).await?;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+            Ok::<(), AppError>(())
+        }
+    }
+}
+
+async fn get(server: &TestServer, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    raw(server.addr, request.as_bytes(), Duration::from_secs(5)).await
+}
+
+on_every_runtime! {
+    async fn requests_go_to_the_longest_matching_prefix() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let dispatcher = Dispatcher::new()
+            .mount("/api", named("api", log.clone(), false))
+            .mount("/api/v2", named("v2", log.clone(), false))
+            .mount("/", named("root", log.clone(), false));
+        let server = TestServer::start(dispatcher).await;
+        assert!(get(&server, "/api/users").await.ends_with("api path=/users root=/api raw=/users"));
+        assert!(get(&server, "/api").await.ends_with("api path=/ root=/api raw=/"));
+        assert!(get(&server, "/api/v2/x").await.ends_with("v2 path=/x root=/api/v2 raw=/x"));
+        assert!(get(&server, "/apiary").await.ends_with("root path=/apiary root= raw=/apiary"), "whole segments only");
+        server.stop().await.unwrap();
+        let log = log.lock().unwrap().clone();
+        for name in ["api", "v2", "root"] {
+            assert!(log.contains(&format!("{name} Startup")), "{log:?}");
+            assert!(log.contains(&format!("{name} Shutdown")), "{log:?}");
+        }
+    }
+
+    async fn unmatched_paths_are_404() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let server = TestServer::start(Dispatcher::new().mount("/api", named("api", log, false))).await;
+        assert!(get(&server, "/elsewhere").await.starts_with("HTTP/1.1 404"));
+        server.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_mounted_app_failing_startup_stops_the_server_with_its_message() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let dispatcher = Dispatcher::new()
+        .mount("/a", named("a", log.clone(), false))
+        .mount("/b", named("b", log.clone(), true));
+    let server = milpa::Server::bind(milpa::tokio::Tokio::current(), test_config()).unwrap();
+    let error = server.serve(dispatcher, std::future::pending::<()>()).await.unwrap_err();
+    assert!(error.to_string().contains("b cannot start"), "{error}");
+}
