@@ -100,7 +100,7 @@ impl App for Dispatcher {
 /// `path`; left whole when the prefix was percent-encoded in it.
 fn below(raw_path: &Bytes, prefix: &str) -> Bytes {
     match raw_path.strip_prefix(prefix.as_bytes()) {
-        Some(rest) if rest.is_empty() => Bytes::from_static(b"/"),
+        Some(b"") => Bytes::from_static(b"/"),
         Some(rest) if rest.starts_with(b"/") => raw_path.slice(prefix.len()..),
         _ => raw_path.clone(),
     }
