@@ -57,6 +57,29 @@ async fn get(server: &TestServer, path: &str) -> String {
 }
 
 on_every_runtime! {
+    async fn https_redirect_sends_plain_text_to_https() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let server = TestServer::start(milpa::HttpsRedirect::new(named("app", log, false))).await;
+        let plain = raw(
+            server.addr,
+            b"POST /form?x=1 HTTP/1.1\r\nHost: example.com:8080\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(plain.starts_with("HTTP/1.1 307"), "{plain}");
+        assert!(plain.to_ascii_lowercase().contains("location: https://example.com/form?x=1"), "{plain}");
+        let handshake = raw(
+            server.addr,
+            b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(handshake.starts_with("HTTP/1.1 307"), "{handshake}");
+        assert!(handshake.to_ascii_lowercase().contains("location: wss://example.com/chat"), "{handshake}");
+        server.stop().await.unwrap();
+    }
+
     async fn requests_go_to_the_longest_matching_prefix() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let dispatcher = Dispatcher::new()
