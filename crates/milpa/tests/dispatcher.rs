@@ -56,7 +56,45 @@ async fn get(server: &TestServer, path: &str) -> String {
     raw(server.addr, request.as_bytes(), Duration::from_secs(5)).await
 }
 
+/// Answers with the scope's client address, scheme and host, as the app sees them.
+async fn who(scope: Scope, _receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let Scope::Http(http) = scope else { return Ok(()) };
+    let host = http.header("host").map(|h| String::from_utf8_lossy(h).into_owned()).unwrap_or_default();
+    let body = format!(
+        "client={} scheme={} host={host}",
+        http.client.map(|c| c.ip().to_string()).unwrap_or_default(),
+        http.scheme
+    );
+    send.start(StatusCode::OK, vec![]).await?;
+    Ok(send.body(Bytes::from(body), false).await?)
+}
+
+async fn ask(server: &TestServer, headers: &str) -> String {
+    let request = format!("GET / HTTP/1.1\r\nHost: inner:8000\r\nConnection: close\r\n{headers}\r\n");
+    let response = raw(server.addr, request.as_bytes(), Duration::from_secs(5)).await;
+    response.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
 on_every_runtime! {
+    async fn proxy_headers_are_believed_only_from_trusted_proxies() {
+        // The test client connects from 127.0.0.1: a trusted proxy by default.
+        let server = TestServer::start(milpa::ProxyHeaders::new(who)).await;
+        let body = ask(&server, "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.com\r\n").await;
+        assert_eq!(body, "client=203.0.113.7 scheme=https host=example.com");
+        // A forged left-most entry is ignored: the right-most untrusted hop is the client.
+        let body = ask(&server, "X-Forwarded-For: 1.2.3.4, 198.51.100.9, 127.0.0.1\r\n").await;
+        assert_eq!(body, "client=198.51.100.9 scheme=http host=inner:8000");
+        let body = ask(&server, "Forwarded: for=192.0.2.1, for=\"[2001:db8::7]:4711\";proto=https;host=shop.example\r\n").await;
+        assert_eq!(body, "client=2001:db8::7 scheme=https host=shop.example");
+        server.stop().await.unwrap();
+
+        let untrusting = milpa::ProxyHeaders::new(who).trusted(["10.0.0.1".parse().unwrap()]);
+        let server = TestServer::start(untrusting).await;
+        let body = ask(&server, "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n").await;
+        assert_eq!(body, "client=127.0.0.1 scheme=http host=inner:8000");
+        server.stop().await.unwrap();
+    }
+
     async fn https_redirect_sends_plain_text_to_https() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let server = TestServer::start(milpa::HttpsRedirect::new(named("app", log, false))).await;
