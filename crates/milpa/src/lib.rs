@@ -23,6 +23,7 @@ compile_error!("milpa needs a runtime: enable one of the features `tokio` (defau
 mod access_log;
 mod app;
 mod blocking;
+mod compression;
 mod config;
 mod date;
 mod dispatcher;
@@ -47,6 +48,7 @@ pub use app::{
     Message, ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State, WebSocketScope,
 };
 pub use blocking::{DEFAULT_BLOCKING_BODY_LIMIT, blocking, blocking_with_limit};
+pub use compression::Compression;
 pub use config::{Config, WorkerClass};
 pub use dispatcher::Dispatcher;
 pub use handler::{Body, BodyIncomplete, BodyTooLarge, Handler, handler};
