@@ -1,5 +1,5 @@
-//! `milpa::tower`: an axum `Router` served by milpa over HTTP/1.1 and h2c, driven
-//! by hyper's clients, on every runtime.
+//! `milpa::tower`: an axum `Router` served by milpa over HTTP/1.1, h2c and TLS
+//! (ALPN h2), driven by hyper's clients, on every runtime.
 
 #![allow(clippy::unwrap_used)]
 
@@ -98,4 +98,44 @@ on_every_runtime! {
         }
         server.stop().await.unwrap();
     }
+
+    async fn an_axum_router_serves_http2_over_tls() {
+        let (config, connector) = tls_setup();
+        let server = TestServer::start_with(config, milpa::tower(router())).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let tls = connector.connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(conn);
+        let response = sender.send_request(request("GET", "/stream", "")).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_2);
+        assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "part0;part1;part2;part3;part4;");
+        let response = sender.send_request(request("POST", "/json", r#"{"tls":true}"#)).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value, serde_json::json!({ "got": { "tls": true }, "ok": true }));
+        server.stop().await.unwrap();
+    }
+}
+
+/// A TLS configuration for the server and a client trusting it, offering h2.
+fn tls_setup() -> (milpa::Config, tokio_rustls::TlsConnector) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("milpa-tower-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let mut config = test_config();
+    config.certfile = Some(dir.join("cert.pem"));
+    config.keyfile = Some(dir.join("key.pem"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    (config, tokio_rustls::TlsConnector::from(std::sync::Arc::new(client)))
 }
