@@ -173,8 +173,14 @@ async fn pump(task: AppFuture, inner: Exchange, mut send: Sender, coding: Coding
         let Some(event) = next else { break };
         let forwarded = match event {
             SendEvent::ResponseStart { status, headers, trailers } => {
+                // A 206 names identity bytes in its Content-Range: compressing it would corrupt it.
+                let ranged = headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(b"content-range"));
                 let worth = compressible(&headers)
-                    && !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
+                    && !ranged
+                    && !matches!(
+                        status,
+                        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED | StatusCode::PARTIAL_CONTENT
+                    )
                     && !status.is_informational();
                 if worth {
                     held = Some((status, headers, trailers));
@@ -190,6 +196,12 @@ async fn pump(task: AppFuture, inner: Exchange, mut send: Sender, coding: Coding
                         continue;
                     }
                     headers.retain(|(name, _)| !name.eq_ignore_ascii_case(b"content-length"));
+                    // Other bytes than the identity's: a strong validator becomes weak (RFC 9110 §8.8.3).
+                    for (name, value) in headers.iter_mut() {
+                        if name.eq_ignore_ascii_case(b"etag") && value.starts_with(b"\"") {
+                            *value = Bytes::from([&b"W/"[..], &value[..]].concat());
+                        }
+                    }
                     headers
                         .push((Bytes::from_static(b"content-encoding"), Bytes::from_static(coding.token())));
                     headers.push((Bytes::from_static(b"vary"), Bytes::from_static(b"accept-encoding")));

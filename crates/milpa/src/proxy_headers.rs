@@ -11,14 +11,21 @@ use crate::exchange::{Receiver, Sender};
 
 /// Wraps an application so that requests arriving from a trusted proxy (by
 /// default the loopback addresses) carry the forwarded client and scheme in their
-/// scope: `client`, `scheme` (`http`/`https`, `ws`/`wss`) and the `host` header.
-/// The client is the right-most address in the chain that is not itself a
-/// trusted proxy, so a client cannot forge its address by prepending entries.
+/// scope: `client` and `scheme` (`http`/`https`, `ws`/`wss`) from
+/// `X-Forwarded-For`/`-Proto` — or from RFC 7239 `Forwarded` with
+/// [`use_forwarded`](Self::use_forwarded) — and the `host` header only with
+/// [`trust_host`](Self::trust_host). Read only the fields your proxy sets: a
+/// field it passes through untouched is whatever the client wrote.
+/// The client is the right-most hop in the chain that is not itself a trusted
+/// proxy, so a client cannot forge its address by prepending entries; a hop that
+/// cannot be read stops the walk (the peer stays the client).
 #[derive(Debug, Clone)]
 pub struct ProxyHeaders<A> {
     app: A,
     trusted: Vec<IpAddr>,
     trust_all: bool,
+    forwarded: bool,
+    host: bool,
 }
 
 impl<A: App> ProxyHeaders<A> {
@@ -28,7 +35,23 @@ impl<A: App> ProxyHeaders<A> {
             app,
             trusted: vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
             trust_all: false,
+            forwarded: false,
+            host: false,
         }
+    }
+
+    /// Reads RFC 7239 `Forwarded` instead of the `X-Forwarded-*` fields.
+    #[must_use]
+    pub fn use_forwarded(mut self) -> Self {
+        self.forwarded = true;
+        self
+    }
+
+    /// Also takes the `host` from `X-Forwarded-Host` (or `Forwarded`'s `host=`).
+    #[must_use]
+    pub fn trust_host(mut self) -> Self {
+        self.host = true;
+        self
     }
 
     /// Trusts exactly these proxy addresses.
@@ -80,7 +103,7 @@ impl<A: App> App for ProxyHeaders<A> {
                 (Some("http" | "ws"), true) => *scheme = "ws",
                 _ => {}
             }
-            if let Some(host) = forwarded.host {
+            if let Some(host) = forwarded.host.filter(|_| self.host) {
                 let others = headers.iter().filter(|field| field.name() != b"host");
                 let fields: Vec<(Bytes, Bytes)> =
                     std::iter::once((Bytes::from_static(b"host"), Bytes::from(host)))
@@ -101,7 +124,8 @@ impl<A: App> ProxyHeaders<A> {
                 headers.get_all(name).map(|value| String::from_utf8_lossy(value).into_owned()).collect();
             (!values.is_empty()).then(|| values.join(","))
         };
-        if let Some(value) = joined(b"forwarded") {
+        if self.forwarded {
+            let value = joined(b"forwarded").unwrap_or_default();
             let elements: Vec<Vec<(String, String)>> = value.split(',').map(parse_element).collect();
             let hops: Vec<Option<SocketAddr>> = elements
                 .iter()
@@ -129,10 +153,16 @@ impl<A: App> ProxyHeaders<A> {
         }
     }
 
-    /// The right-most hop that is not a trusted proxy (or the left-most, if all are).
+    /// The right-most hop that is not a trusted proxy (or the left-most, if all
+    /// are); `None` when a hop on the way cannot be read (`unknown`, obfuscated).
     fn client_of(&self, hops: &[Option<SocketAddr>]) -> Option<SocketAddr> {
-        let known: Vec<SocketAddr> = hops.iter().flatten().copied().collect();
-        known.iter().rev().find(|hop| !self.is_trusted(hop.ip())).or(known.first()).copied()
+        for hop in hops.iter().rev() {
+            let addr = (*hop)?;
+            if !self.is_trusted(addr.ip()) {
+                return Some(addr);
+            }
+        }
+        hops.first().copied().flatten()
     }
 }
 

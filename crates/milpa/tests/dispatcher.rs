@@ -78,14 +78,22 @@ async fn ask(server: &TestServer, headers: &str) -> String {
 on_every_runtime! {
     async fn proxy_headers_are_believed_only_from_trusted_proxies() {
         // The test client connects from 127.0.0.1: a trusted proxy by default.
-        let server = TestServer::start(milpa::ProxyHeaders::new(who)).await;
+        let server = TestServer::start(milpa::ProxyHeaders::new(who).trust_host()).await;
         let body = ask(&server, "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.com\r\n").await;
         assert_eq!(body, "client=203.0.113.7 scheme=https host=example.com");
         // A forged left-most entry is ignored: the right-most untrusted hop is the client.
         let body = ask(&server, "X-Forwarded-For: 1.2.3.4, 198.51.100.9, 127.0.0.1\r\n").await;
         assert_eq!(body, "client=198.51.100.9 scheme=http host=inner:8000");
-        let body = ask(&server, "Forwarded: for=192.0.2.1, for=\"[2001:db8::7]:4711\";proto=https;host=shop.example\r\n").await;
-        assert_eq!(body, "client=2001:db8::7 scheme=https host=shop.example");
+        // Forwarded is not read unless asked for: a client could have written it.
+        let forged = "Forwarded: for=192.0.2.1, for=\"[2001:db8::7]:4711\";proto=https;host=shop.example\r\n";
+        assert_eq!(ask(&server, forged).await, "client=127.0.0.1 scheme=http host=inner:8000");
+        // An unreadable hop stops the walk: the peer stays the client.
+        let body = ask(&server, "X-Forwarded-For: 203.0.113.7, unknown\r\n").await;
+        assert_eq!(body, "client=127.0.0.1 scheme=http host=inner:8000");
+        server.stop().await.unwrap();
+
+        let server = TestServer::start(milpa::ProxyHeaders::new(who).use_forwarded()).await;
+        assert_eq!(ask(&server, forged).await, "client=2001:db8::7 scheme=https host=inner:8000");
         server.stop().await.unwrap();
 
         let untrusting = milpa::ProxyHeaders::new(who).trusted(["10.0.0.1".parse().unwrap()]);

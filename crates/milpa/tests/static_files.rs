@@ -14,7 +14,10 @@ use support::*;
 /// A root with an index, a stylesheet, a 1000-byte file, a subdirectory, a
 /// secret beside the root and a symlink pointing at it.
 fn site(tag: &str) -> (PathBuf, PathBuf) {
-    let base = std::env::temp_dir().join(format!("milpa-static-{tag}-{}", std::process::id()));
+    // One directory per call: the runtimes' runs of a test go on at once.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = std::env::temp_dir().join(format!("milpa-static-{tag}-{}-{n}", std::process::id()));
     let root = base.join("root");
     std::fs::create_dir_all(root.join("sub")).unwrap();
     std::fs::write(root.join("index.html"), "<h1>index</h1>").unwrap();

@@ -27,7 +27,7 @@ struct Certificate {
 /// A certificate for localhost written to PEM files, and its DER for the client to trust.
 fn certificate(tag: &str) -> Certificate {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("milpa-tls-{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("milpa-tls-{tag}-{}-{}", std::process::id(), unique()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
@@ -164,4 +164,10 @@ on_every_runtime! {
         assert!(!old.status.success(), "TLS 1.1 must be refused");
         server.stop().await.unwrap();
     }
+}
+
+/// A number of its own per call: the runtimes' runs of a test write their files at once.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -121,7 +121,7 @@ on_every_runtime! {
 /// A TLS configuration for the server and a client trusting it, offering h2.
 fn tls_setup() -> (milpa::Config, tokio_rustls::TlsConnector) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("milpa-tower-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("milpa-tower-{}-{}", std::process::id(), unique()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
@@ -138,4 +138,10 @@ fn tls_setup() -> (milpa::Config, tokio_rustls::TlsConnector) {
         .with_no_client_auth();
     client.alpn_protocols = vec![b"h2".to_vec()];
     (config, tokio_rustls::TlsConnector::from(std::sync::Arc::new(client)))
+}
+
+/// A number of its own per call: the runtimes' runs of a test write their files at once.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -384,7 +384,7 @@ on_every_runtime! {
 /// A TLS configuration for the server and a client trusting it.
 fn tls_setup(tag: &str, alpn: &[&[u8]]) -> (milpa::Config, tokio_rustls::TlsConnector) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("milpa-ws-{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("milpa-ws-{tag}-{}-{}", std::process::id(), unique()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
@@ -456,4 +456,10 @@ async fn h2_websocket(
         let _ = write_half.shutdown().await;
     });
     WebSocketStream::from_raw_socket(ours, Role::Client, None).await
+}
+
+/// A number of its own per call: the runtimes' runs of a test write their files at once.
+fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

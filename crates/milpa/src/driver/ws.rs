@@ -128,6 +128,9 @@ impl Session {
         if output_room {
             progress |= self.apply_output(now);
         }
+        // The application may have made room in its queue while it ran: deliver
+        // again, or a held message would wait for a wake-up that never comes.
+        progress |= self.deliver();
         progress
     }
 
@@ -144,9 +147,11 @@ impl Session {
             }
             let Some(event) = self.ws.poll_event() else { return progress };
             progress = true;
+            // Nobody reads messages once the application has returned: drop them.
+            let listening = self.task.is_some();
             match event {
-                milpa_ws::Event::Text(text) => self.pending = Some(Message::Text(text)),
-                milpa_ws::Event::Binary(data) => self.pending = Some(Message::Binary(data)),
+                milpa_ws::Event::Text(text) if listening => self.pending = Some(Message::Text(text)),
+                milpa_ws::Event::Binary(data) if listening => self.pending = Some(Message::Binary(data)),
                 milpa_ws::Event::Pong(_) => self.awaiting_pong = false,
                 milpa_ws::Event::Close { code, reason } => {
                     // No code in the peer's Close is reported as 1005 (RFC 6455 §7.1.5).
@@ -230,10 +235,13 @@ impl Session {
 
     /// The next moment [`handle_timeout`](Self::handle_timeout) must run.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        [self.next_ping.filter(|_| self.close_deadline.is_none()), self.close_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_ping.filter(|_| self.close_deadline.is_none()),
+            self.close_deadline.filter(|_| !self.timed_out),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
@@ -265,6 +273,12 @@ impl Session {
         self.ws.is_closed() || self.timed_out
     }
 
+    /// The peer did not finish the close handshake (or answer pings) in time: its
+    /// transport may be dropped without flushing.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
     /// Registers the transport's task to be woken by the application's next move;
     /// `false` when that move already happened (see [`Exchange::park`]).
     pub(crate) fn park(&self, waker: &Waker, take_output: bool) -> bool {
@@ -278,6 +292,28 @@ impl Session {
     /// The transport is gone: the application hears the close (1006 when none was
     /// exchanged) and its future runs on as a task of its own until it notices.
     pub(crate) fn finish<R: Runtime>(mut self, rt: &R, tracker: &Tracker) {
+        // Messages read before the end still reach a listening application (the
+        // queue's bound yields to memory already spent), then the close.
+        if self.task.is_some() {
+            if let Some(message) = self.pending.take() {
+                self.exchange.push(ReceiveEvent::WebSocketReceive(message));
+            }
+            while let Some(event) = self.ws.poll_event() {
+                match event {
+                    milpa_ws::Event::Text(text) => {
+                        self.exchange.push(ReceiveEvent::WebSocketReceive(Message::Text(text)))
+                    }
+                    milpa_ws::Event::Binary(data) => {
+                        self.exchange.push(ReceiveEvent::WebSocketReceive(Message::Binary(data)))
+                    }
+                    milpa_ws::Event::Close { code, reason } => {
+                        self.exchange.websocket_closed(code.unwrap_or(1005), reason)
+                    }
+                    milpa_ws::Event::Error { code, reason } => self.exchange.websocket_closed(code, reason),
+                    _ => {}
+                }
+            }
+        }
         self.exchange.websocket_closed(ABNORMAL, String::new());
         if let Some(task) = self.task.take() {
             rt.spawn(Detached::new(task, tracker));

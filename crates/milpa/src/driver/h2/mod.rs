@@ -255,8 +255,20 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             if !progress {
                 let take_output = self.output_room();
-                if self.streams.values().all(|s| s.exchange.park(cx.waker(), take_output))
-                    && self.sockets.values().all(|s| s.session.park(cx.waker(), take_output))
+                // A stream whose output waits for flow control cannot take the
+                // application's next event: parking it as if it could would spin.
+                let conn = &self.conn;
+                let socket_room = |id: &StreamId, socket: &Socket| {
+                    socket.blocked_is_empty() && conn.send_capacity(*id).is_ok_and(|room| room > 0)
+                };
+                if self
+                    .streams
+                    .values()
+                    .all(|s| s.exchange.park(cx.waker(), take_output && s.blocked.is_none()))
+                    && self
+                        .sockets
+                        .iter()
+                        .all(|(id, s)| s.session.park(cx.waker(), take_output && socket_room(id, s)))
                 {
                     return Poll::Pending;
                 }

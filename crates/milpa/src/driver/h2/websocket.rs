@@ -33,6 +33,13 @@ pub(super) struct Socket {
     out: Vec<Bytes>,
 }
 
+impl Socket {
+    /// Nothing refused by the stream's send buffer waits.
+    pub(super) fn blocked_is_empty(&self) -> bool {
+        self.blocked.is_empty()
+    }
+}
+
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// An extended CONNECT: a valid WebSocket handshake goes to the application as a
     /// WebSocket scope; anything else is refused here (400, or 501 for a protocol
@@ -202,8 +209,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let room = self.output_room() && self.conn.send_capacity(id).is_ok_and(|room| room > 0);
             let Some(socket) = self.sockets.get_mut(&id) else { return progress };
             let stepped = socket.session.step(cx, now, room && socket.blocked.is_empty());
-            socket.session.poll_transmit(&mut socket.out);
-            socket.blocked.extend(socket.out.drain(..));
+            // Output stays inside the WebSocket machine (which bounds its pongs)
+            // until what the stream refused has gone.
+            if socket.blocked.is_empty() {
+                socket.session.poll_transmit(&mut socket.out);
+                socket.blocked.extend(socket.out.drain(..));
+            }
             let mut sent = false;
             while let Some(piece) = socket.blocked.pop_front() {
                 match self.conn.send_data(id, piece.clone(), false) {
@@ -218,6 +229,14 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                         break;
                     }
                 }
+            }
+            if socket.session.timed_out() && !socket.blocked.is_empty() {
+                // A peer that stopped reading and never closed: drop the stream.
+                let _ = self.conn.reset(id, Reason::CANCEL);
+                if let Some(socket) = self.sockets.remove(&id) {
+                    socket.session.finish(&self.rt, &self.ctx.tracker);
+                }
+                return true;
             }
             if socket.blocked.is_empty() && socket.session.is_finished() {
                 let _ = self.conn.send_data(id, Bytes::new(), true);
