@@ -26,7 +26,7 @@ where
     blocking_with_limit(DEFAULT_BLOCKING_BODY_LIMIT, f)
 }
 
-/// As [`blocking`], with a request body limit of `limit` bytes.
+/// As [`blocking()`], with a request body limit of `limit` bytes.
 pub fn blocking_with_limit<F, B>(limit: usize, f: F) -> impl App
 where
     F: Fn(http::Request<Bytes>) -> http::Response<B> + Send + Sync + 'static,
