@@ -31,12 +31,57 @@ struct Args {
     /// conditional and range requests; nothing outside it).
     #[arg(value_name = "DIR", required_if_eq("app", "static"))]
     dir: Option<PathBuf>,
-    /// Address to listen on, `host:port` or `[v6]:port`; repeatable.
+    /// Address to listen on: `host:port`, `[v6]:port`, `unix:PATH` or `fd://N`
+    /// (a socket passed by systemd socket activation); repeatable.
     #[arg(short, long = "bind", value_name = "ADDRESS")]
     bind: Vec<String>,
-    /// Worker processes (only 1, in-process, is supported so far).
-    #[arg(short, long)]
+    /// Worker processes: 0 serves in this process (the default); N starts a
+    /// supervisor with N workers (SIGHUP replaces them one by one).
+    #[arg(short, long, value_name = "N")]
     workers: Option<usize>,
+    /// Replace a worker gracefully after this many requests (0: never).
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
+    /// Add up to this many requests, at random, to each worker's --max-requests.
+    #[arg(long, value_name = "N")]
+    max_requests_jitter: Option<u64>,
+    /// Requests handled at once, past which new ones get 503.
+    #[arg(long, value_name = "N")]
+    limit_concurrency: Option<usize>,
+    /// Open connections per process, past which accepting pauses.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// A host name served (others get 421); repeatable.
+    #[arg(long = "server-name", value_name = "HOST")]
+    server_names: Vec<String>,
+    /// The listen backlog.
+    #[arg(long, value_name = "N")]
+    backlog: Option<u32>,
+    /// Write the process id to FILE.
+    #[arg(long = "pid", value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// Permission bits masked off Unix socket files, in octal (e.g. 007).
+    #[arg(long, value_name = "OCTAL", value_parser = parse_octal)]
+    umask: Option<u32>,
+    /// Owner (name or uid) of Unix socket files.
+    #[arg(long)]
+    user: Option<String>,
+    /// Group (name or gid) of Unix socket files.
+    #[arg(long)]
+    group: Option<String>,
+    /// Send StatsD metrics to HOST:PORT (UDP).
+    #[arg(long, value_name = "HOST:PORT")]
+    statsd_host: Option<String>,
+    /// Prefix for StatsD metric names.
+    #[arg(long, value_name = "PREFIX")]
+    statsd_prefix: Option<String>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics.
+    #[arg(long, value_name = "ADDRESS")]
+    metrics_bind: Option<String>,
+    /// Print the effective configuration (defaults, file, MILPA_* environment,
+    /// flags) as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
     /// The async runtime: tokio, async-std or smol.
     #[arg(short = 'k', long, value_name = "CLASS")]
     worker_class: Option<milpa::WorkerClass>,
@@ -64,9 +109,12 @@ struct Args {
     /// The access log format, with Hypercorn's %(atom)s atoms.
     #[arg(long, value_name = "FORMAT")]
     access_logformat: Option<String>,
-    /// Log level: error, warn, info, debug or trace.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// Log level: error, warn, info (the default), debug or trace.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Where to write the error log: a file, or `-` for stdout (default: stderr).
+    #[arg(long, value_name = "FILE")]
+    error_logfile: Option<PathBuf>,
     /// The mount point of the application, given to it as `root_path`.
     #[arg(long)]
     root_path: Option<String>,
@@ -92,29 +140,56 @@ struct Args {
     /// compares the two protocols side by side. Repeatable.
     #[arg(long, value_name = "ADDRESS")]
     http1_bind: Vec<String>,
-    /// A TOML file with configuration keys; flags given here win over it.
+    /// A TOML file with configuration keys; MILPA_<KEY> environment variables
+    /// win over it, and flags over both.
     #[arg(short, long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
 }
 
 impl Args {
-    /// Defaults, then the file, then the flags.
+    /// Defaults, then the file, then the environment, then the flags.
     fn config(&self) -> Result<Config, String> {
-        let mut config = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                toml::from_str::<Config>(&text)
-                    .map_err(|e| format!("invalid config {}: {e}", path.display()))?
-            }
-            None => Config::default(),
-        };
+        let mut config = Config::load(self.config.as_deref())?;
         let seconds = |s: f64| std::time::Duration::try_from_secs_f64(s).map_err(|e| e.to_string());
         if !self.bind.is_empty() {
             config.bind = self.bind.clone();
         }
-        if let Some(workers) = self.workers {
-            config.workers = workers;
+        set(&mut config.workers, self.workers);
+        set(&mut config.max_requests, self.max_requests);
+        set(&mut config.max_requests_jitter, self.max_requests_jitter);
+        set(&mut config.backlog, self.backlog);
+        set(&mut config.statsd_prefix, self.statsd_prefix.clone());
+        set(&mut config.log_level, self.log_level.clone());
+        for (field, flag) in [
+            (&mut config.limit_concurrency, self.limit_concurrency),
+            (&mut config.max_connections, self.max_connections),
+        ] {
+            if flag.is_some() {
+                *field = flag;
+            }
+        }
+        for (field, flag) in
+            [(&mut config.pid_file, &self.pid_file), (&mut config.error_log, &self.error_logfile)]
+        {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
+        for (field, flag) in [
+            (&mut config.user, &self.user),
+            (&mut config.group, &self.group),
+            (&mut config.statsd_host, &self.statsd_host),
+            (&mut config.metrics_bind, &self.metrics_bind),
+        ] {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        }
+        if self.umask.is_some() {
+            config.umask = self.umask;
+        }
+        if !self.server_names.is_empty() {
+            config.server_names = self.server_names.clone();
         }
         if let Some(class) = self.worker_class {
             config.worker_class = class;
@@ -169,6 +244,19 @@ impl Args {
     }
 }
 
+/// Sets `field` when the flag was given.
+fn set<T>(field: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *field = value;
+    }
+}
+
+/// `007`, `0o007` or `0007`: octal permission bits.
+fn parse_octal(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    u32::from_str_radix(digits, 8).map_err(|_| format!("{text:?} is not an octal number"))
+}
+
 /// With TLS listeners of both kinds, the origins the demo page compares: the
 /// first `bind` (HTTP/2 by ALPN) and the first `http1_bind` (HTTP/1.1 only).
 fn comparison_targets(config: &Config) -> Vec<(String, String)> {
@@ -184,11 +272,28 @@ fn comparison_targets(config: &Config) -> Vec<(String, String)> {
     }
 }
 
+/// The error log: `log_level` to stderr, stdout (`-`) or a file.
+fn init_logging(config: &Config) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .map_err(|error| format!("bad log level {:?}: {error}", config.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.error_log.as_deref() {
+        None => builder.with_writer(std::io::stderr).init(),
+        Some(path) if path.as_os_str() == "-" => builder.with_writer(std::io::stdout).init(),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = match args.config() {
         Ok(config) => config,
         Err(message) => {
@@ -196,11 +301,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if config.workers > 1 {
-        tracing::warn!(
-            workers = config.workers,
-            "worker processes are not implemented yet; serving in-process"
-        );
+    if args.print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    if let Err(message) = init_logging(&config) {
+        eprintln!("milpa: {message}");
+        return ExitCode::from(2);
     }
     let served = match (args.app.as_str(), &args.dir) {
         ("static", Some(dir)) => match milpa::StaticFiles::new(dir) {

@@ -21,8 +21,11 @@ pub(crate) struct Record {
     pub(crate) path: Bytes,
     pub(crate) query: Bytes,
     pub(crate) version: Version,
-    pub(crate) referer: Option<Bytes>,
-    pub(crate) user_agent: Option<Bytes>,
+    /// The request header fields the format names (`referer` for `%(f)s`,
+    /// `user-agent` for `%(a)s`, `%({name}i)s`), lower-cased names.
+    pub(crate) request_headers: Vec<(String, Bytes)>,
+    /// The response header fields the format names (`%({name}o)s`).
+    pub(crate) response_headers: Vec<(String, Bytes)>,
     pub(crate) status: Option<StatusCode>,
     pub(crate) body_bytes: u64,
     pub(crate) started: SystemTime,
@@ -33,6 +36,8 @@ pub(crate) struct Record {
 pub(crate) struct AccessLog {
     sink: Mutex<Box<dyn Write + Send>>,
     format: String,
+    request_fields: Vec<String>,
+    response_fields: Vec<String>,
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -48,7 +53,8 @@ impl AccessLog {
         } else {
             Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
         };
-        Ok(Self { sink: Mutex::new(sink), format: format.to_owned() })
+        let (request_fields, response_fields) = fields(format);
+        Ok(Self { sink: Mutex::new(sink), format: format.to_owned(), request_fields, response_fields })
     }
 
     pub(crate) fn log(&self, record: &Record) {
@@ -64,11 +70,94 @@ fn text(bytes: Option<&Bytes>) -> String {
     bytes.map_or_else(|| "-".to_owned(), |b| String::from_utf8_lossy(b).into_owned())
 }
 
+fn field<'r>(fields: &'r [(String, Bytes)], name: &str) -> Option<&'r Bytes> {
+    fields.iter().find(|(field, _)| field.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+}
+
+/// `[26/Nov/2026:22:41:35 +0000]`, Hypercorn's (and Apache's) `%(t)s`, in UTC.
+fn common_log_time(time: SystemTime) -> String {
+    // `Thu, 26 Nov 2026 22:41:35 GMT`, re-arranged.
+    let http = httpdate::fmt_http_date(time);
+    let parts: Vec<&str> = http.split(' ').collect();
+    match parts[..] {
+        [_, day, month, year, clock, _] => format!("[{day}/{month}/{year}:{clock} +0000]"),
+        _ => format!("[{http}]"),
+    }
+}
+
 fn version_text(version: Version) -> &'static str {
     match version {
         Version::HTTP_10 => "1.0",
         Version::HTTP_2 => "2",
         _ => "1.1",
+    }
+}
+
+/// The header fields `format` logs: (request, response), lower-cased.
+fn fields(format: &str) -> (Vec<String>, Vec<String>) {
+    let (mut request, mut response) = (Vec::new(), Vec::new());
+    let mut rest = format;
+    while let Some(start) = rest.find("%(") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(")s") else { break };
+        let atom = &after[..end];
+        match atom {
+            "f" => request.push("referer".to_owned()),
+            "a" => request.push("user-agent".to_owned()),
+            _ => {
+                if let Some(name) = atom.strip_prefix('{') {
+                    if let Some(name) = name.strip_suffix("}i") {
+                        request.push(name.to_ascii_lowercase());
+                    } else if let Some(name) = name.strip_suffix("}o") {
+                        response.push(name.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    (request, response)
+}
+
+/// Where finished requests go: the access log, the metrics, or both.
+#[derive(Debug)]
+pub(crate) struct RequestLog {
+    pub(crate) access: Option<AccessLog>,
+    pub(crate) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+}
+
+impl RequestLog {
+    /// The request's header fields the access log wants, read with `get`.
+    pub(crate) fn request_headers<'h>(&self, get: impl Fn(&str) -> Option<&'h [u8]>) -> Vec<(String, Bytes)> {
+        let Some(access) = &self.access else { return Vec::new() };
+        access
+            .request_fields
+            .iter()
+            .filter_map(|name| get(name).map(|value| (name.clone(), Bytes::copy_from_slice(value))))
+            .collect()
+    }
+
+    /// The response's header fields the access log wants.
+    pub(crate) fn response_headers(&self, headers: &[(Bytes, Bytes)]) -> Vec<(String, Bytes)> {
+        let Some(access) = &self.access else { return Vec::new() };
+        access
+            .response_fields
+            .iter()
+            .filter_map(|name| {
+                let (_, value) =
+                    headers.iter().find(|(field, _)| field.eq_ignore_ascii_case(name.as_bytes()))?;
+                Some((name.clone(), value.clone()))
+            })
+            .collect()
+    }
+
+    pub(crate) fn log(&self, record: &Record) {
+        if let Some(access) = &self.access {
+            access.log(record);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.request_done(record.status, record.duration);
+        }
     }
 }
 
@@ -95,7 +184,7 @@ fn atom(out: &mut String, name: &str, r: &Record) {
     let _ = match name {
         "h" => write!(out, "{}", r.client.map_or_else(|| "-".to_owned(), |c| c.ip().to_string())),
         "l" | "u" => write!(out, "-"),
-        "t" => write!(out, "[{}]", httpdate::fmt_http_date(r.started)),
+        "t" => write!(out, "{}", common_log_time(r.started)),
         "r" => write!(
             out,
             "{} {} HTTP/{}",
@@ -114,13 +203,22 @@ fn atom(out: &mut String, name: &str, r: &Record) {
         "st" => write!(out, "{}", r.status.and_then(|s| s.canonical_reason()).unwrap_or("-")),
         "b" if r.body_bytes == 0 => write!(out, "-"),
         "b" | "B" => write!(out, "{}", r.body_bytes),
-        "f" => write!(out, "{}", text(r.referer.as_ref())),
-        "a" => write!(out, "{}", text(r.user_agent.as_ref())),
+        "f" => write!(out, "{}", text(field(&r.request_headers, "referer"))),
+        "a" => write!(out, "{}", text(field(&r.request_headers, "user-agent"))),
         "T" => write!(out, "{}", r.duration.as_secs()),
         "D" => write!(out, "{}", r.duration.as_micros()),
         "L" => write!(out, "{:.6}", r.duration.as_secs_f64()),
         "p" => write!(out, "<{}>", std::process::id()),
-        _ => write!(out, "-"),
+        _ => {
+            let named = name.strip_prefix('{').and_then(|name| {
+                let (name, fields) = match name.strip_suffix("}i") {
+                    Some(name) => (name, &r.request_headers),
+                    None => (name.strip_suffix("}o")?, &r.response_headers),
+                };
+                Some(text(field(fields, name)))
+            });
+            write!(out, "{}", named.as_deref().unwrap_or("-"))
+        }
     };
 }
 
@@ -137,8 +235,8 @@ mod tests {
             path: Bytes::from_static(b"/a"),
             query: Bytes::from_static(b"b=1"),
             version: Version::HTTP_11,
-            referer: None,
-            user_agent: Some(Bytes::from_static(b"curl/8")),
+            request_headers: vec![("user-agent".to_owned(), Bytes::from_static(b"curl/8"))],
+            response_headers: vec![("content-type".to_owned(), Bytes::from_static(b"text/plain"))],
             status: Some(StatusCode::OK),
             body_bytes: 12,
             started: SystemTime::UNIX_EPOCH,
@@ -146,11 +244,19 @@ mod tests {
         };
         assert_eq!(
             render(DEFAULT_FORMAT, &record),
-            r#"127.0.0.1 - - [Thu, 01 Jan 1970 00:00:00 GMT] "GET /a?b=1 HTTP/1.1" 200 12 "-" "curl/8""#
+            r#"127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "-" "curl/8""#
         );
         assert_eq!(
             render("%(m)s %(U)s %(q)s %(H)s %(st)s %(D)s %(x)s", &record),
             "GET /a b=1 HTTP/1.1 OK 3000 -"
+        );
+        assert_eq!(
+            render("%({User-Agent}i)s %({content-type}o)s %({x-absent}i)s %({bad)s", &record),
+            "curl/8 text/plain - -"
+        );
+        assert_eq!(
+            fields("%(a)s %({X-Request-Id}i)s %({Content-Length}o)s"),
+            (vec!["user-agent".to_owned(), "x-request-id".to_owned()], vec!["content-length".to_owned()])
         );
     }
 }

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The async runtime the server runs on, as Hypercorn's `--worker-class`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum WorkerClass {
@@ -45,11 +45,13 @@ impl std::str::FromStr for WorkerClass {
 }
 
 /// How the server runs. Every field has a safe default; see [`Config::default`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// Addresses to listen on (`host:port`, `[v6]:port`, `unix:/path`): `127.0.0.1:8000`.
+    /// Addresses to listen on (`host:port`, `[v6]:port`, `unix:/path`, `fd://N`):
+    /// `127.0.0.1:8000`. A single string is one address.
+    #[serde(deserialize_with = "one_or_many")]
     pub bind: Vec<String>,
     /// Listen backlog: 1024.
     pub backlog: u32,
@@ -91,8 +93,43 @@ pub struct Config {
     pub access_log: Option<PathBuf>,
     /// Access log format, with Hypercorn's `%(atom)s` atoms.
     pub access_log_format: String,
-    /// Worker processes (0 or 1: serve in this process).
+    /// Worker processes: 0 serves in this process; N starts a supervisor that
+    /// binds the listeners once and runs N workers sharing them.
     pub workers: usize,
+    /// A worker is replaced gracefully after this many requests (plus up to
+    /// `max_requests_jitter`), bounding slow leaks in an application: off (0).
+    pub max_requests: u64,
+    /// Randomises `max_requests` per worker so workers do not recycle together: 0.
+    pub max_requests_jitter: u64,
+    /// Requests handled at once, above which new ones get `503 Service
+    /// Unavailable` (uvicorn's `--limit-concurrency`): unlimited.
+    pub limit_concurrency: Option<usize>,
+    /// Open connections per process, above which accepting pauses (new clients
+    /// wait in the listen backlog): unlimited.
+    pub max_connections: Option<usize>,
+    /// Host names served (the `Host` or `:authority`, without port); a request
+    /// for another gets `421 Misdirected Request`. Empty: any host.
+    pub server_names: Vec<String>,
+    /// Write the server's process id to this file (removed on exit).
+    pub pid_file: Option<PathBuf>,
+    /// Permission bits masked off Unix-domain socket files, e.g. `0o007`.
+    pub umask: Option<u32>,
+    /// Owner (name or uid) given to Unix-domain socket files.
+    pub user: Option<String>,
+    /// Group (name or gid) given to Unix-domain socket files.
+    pub group: Option<String>,
+    /// Send StatsD metrics (Hypercorn's names) to this `host:port` over UDP.
+    pub statsd_host: Option<String>,
+    /// Prefix of every StatsD metric name: empty.
+    pub statsd_prefix: String,
+    /// Serve Prometheus metrics at `/metrics` on this separate address (with
+    /// workers, the supervisor serves the sum over all of them).
+    pub metrics_bind: Option<String>,
+    /// Log level of the `milpa` command's error log: `info` (the library leaves
+    /// logging to the embedding program's `tracing` subscriber).
+    pub log_level: String,
+    /// Where the `milpa` command writes its error log: stderr when unset, `-` for stdout.
+    pub error_log: Option<PathBuf>,
     /// The async runtime: `tokio` (default), `async-std` or `smol` (`-k`).
     pub worker_class: WorkerClass,
     /// Runtime threads: 1 (a current-thread runtime; the fastest per core in
@@ -111,9 +148,11 @@ pub struct Config {
     /// ALPN protocols offered, in order of preference: `["h2", "http/1.1"]`.
     pub alpn_protocols: Vec<String>,
     /// Plain-text listeners beside the TLS ones.
+    #[serde(deserialize_with = "one_or_many")]
     pub insecure_bind: Vec<String>,
     /// TLS listeners that offer HTTP/1.1 only (ALPN), beside the `bind` ones: the
     /// demo's HTTP/1.1-versus-HTTP/2 comparison.
+    #[serde(deserialize_with = "one_or_many")]
     pub http1_bind: Vec<String>,
     /// Answer `Upgrade: h2c` on plain-text listeners (never on TLS ones): true.
     pub h2c_upgrade: bool,
@@ -151,7 +190,21 @@ impl Default for Config {
             include_server_header: true,
             access_log: None,
             access_log_format: crate::access_log::DEFAULT_FORMAT.to_owned(),
-            workers: 1,
+            workers: 0,
+            max_requests: 0,
+            max_requests_jitter: 0,
+            limit_concurrency: None,
+            max_connections: None,
+            server_names: Vec::new(),
+            pid_file: None,
+            umask: None,
+            user: None,
+            group: None,
+            statsd_host: None,
+            statsd_prefix: String::new(),
+            metrics_bind: None,
+            log_level: "info".to_owned(),
+            error_log: None,
             worker_class: WorkerClass::default(),
             threads: 1,
             certfile: None,
@@ -172,6 +225,47 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The configuration from its sources, later ones winning: the defaults, the
+    /// TOML file at `path` (if any), then `MILPA_<KEY>` environment variables
+    /// (`MILPA_KEEP_ALIVE_TIMEOUT=10`, `MILPA_BIND='["a", "b"]'`; a value that is
+    /// not TOML is taken as a string). An unknown key, in the file or the
+    /// environment, is an error that names it.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, String> {
+        Self::load_from(path, std::env::vars_os())
+    }
+
+    pub(crate) fn load_from(
+        path: Option<&std::path::Path>,
+        vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<Self, String> {
+        let mut table = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                // Parsed whole first, so that an error says where it is.
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| format!("invalid config {}: {e}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in vars {
+            let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else { continue };
+            let Some(key) = name.strip_prefix("MILPA_") else { continue };
+            if INTERNAL_VARIABLES.contains(&name) {
+                continue;
+            }
+            let key = key.to_ascii_lowercase();
+            table.insert(key.clone(), env_value(&key, value).map_err(|e| format!("{name}: {e}"))?);
+        }
+        table.try_into().map_err(|e| format!("invalid config: {e}"))
+    }
+
+    /// The configuration as TOML, every key included (`milpa --print-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|error| format!("# cannot print the config: {error}\n"))
+    }
     /// Resolves every `bind` entry to socket addresses.
     pub fn bind_addrs(&self) -> std::io::Result<Vec<SocketAddr>> {
         resolve(&self.bind)
@@ -225,7 +319,11 @@ impl Config {
 mod seconds {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(duration.as_secs_f64())
+    }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let seconds = f64::deserialize(deserializer)?;
@@ -237,7 +335,17 @@ mod seconds {
 mod seconds_option {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        duration: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match duration {
+            Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
+            None => serializer.serialize_none(),
+        }
+    }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
@@ -249,15 +357,108 @@ mod seconds_option {
     }
 }
 
+/// Variables milpa sets for its own worker processes.
+const INTERNAL_VARIABLES: [&str; 2] = ["MILPA_WORKER", "MILPA_WORKER_LISTENERS"];
+
+/// An environment variable's value for `key`: TOML if it reads as TOML of a type
+/// `key` accepts, else the text as a string.
+fn env_value(key: &str, text: &str) -> Result<toml::Value, String> {
+    let accepts = |value: &toml::Value| {
+        toml::Table::from_iter([(key.to_owned(), value.clone())])
+            .try_into::<Config>()
+            .map_err(|e| e.to_string())
+    };
+    let parsed =
+        toml::from_str::<toml::Table>(&format!("value = {text}")).ok().and_then(|mut t| t.remove("value"));
+    if let Some(value) = parsed
+        && accepts(&value).is_ok()
+    {
+        return Ok(value);
+    }
+    let string = toml::Value::String(text.to_owned());
+    accepts(&string).map(|_| string).map_err(|error| error.trim().to_owned())
+}
+
+/// A list of strings, or one string as a list of one (`bind = "127.0.0.1:8000"`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
 /// Resolves `host:port` strings to socket addresses.
 pub(crate) fn resolve(binds: &[String]) -> std::io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs;
     let mut addrs = Vec::new();
-    for bind in binds.iter().filter(|bind| !bind.starts_with("unix:")) {
+    for bind in binds.iter().filter(|bind| !bind.starts_with("unix:") && !bind.starts_with("fd://")) {
         let resolved = bind.to_socket_addrs().map_err(|error| {
             std::io::Error::new(error.kind(), format!("cannot resolve bind {bind:?}: {error}"))
         })?;
         addrs.extend(resolved);
     }
     Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)> {
+        pairs.iter().map(|(k, v)| (k.into(), v.into())).collect::<Vec<_>>().into_iter()
+    }
+
+    fn file(text: &str) -> std::path::PathBuf {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("milpa-config-{}-{n}.toml", std::process::id()));
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn environment_wins_over_the_file_and_the_file_over_defaults() {
+        let path = file("bind = \"127.0.0.1:9000\"\nworkers = 3\nkeep_alive_timeout = 7.5\n");
+        let env = vars(&[("MILPA_WORKERS", "4"), ("MILPA_SERVER_NAMES", "[\"a.example\"]"), ("HOME", "/x")]);
+        let config = Config::load_from(Some(&path), env).expect("loads");
+        assert_eq!(config.bind, ["127.0.0.1:9000"]);
+        assert_eq!(config.workers, 4);
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs_f64(7.5));
+        assert_eq!(config.server_names, ["a.example"]);
+        // A string field given something that reads as a number stays a string.
+        let config = Config::load_from(None, vars(&[("MILPA_STATSD_PREFIX", "7"), ("MILPA_UMASK", "0o077")]))
+            .expect("loads");
+        assert_eq!(config.statsd_prefix, "7");
+        assert_eq!(config.umask, Some(0o077));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = Config::load_from(None, vars(&[("MILPA_KEEPALIVE", "3")])).expect_err("unknown");
+        assert!(error.contains("MILPA_KEEPALIVE") && error.contains("keepalive"), "{error}");
+        let path = file("workers = 2\nbogus_key = 1\n");
+        let error = Config::load_from(Some(&path), vars(&[])).expect_err("unknown");
+        assert!(error.contains("bogus_key"), "{error}");
+        let error = Config::load_from(None, vars(&[("MILPA_WORKERS", "many")])).expect_err("type");
+        assert!(error.contains("MILPA_WORKERS"), "{error}");
+    }
+
+    #[test]
+    fn printed_config_reads_back_the_same() {
+        let config = Config {
+            workers: 2,
+            server_names: vec!["example.com".to_owned()],
+            limit_concurrency: Some(10),
+            websocket_ping_interval: Some(Duration::from_millis(2500)),
+            ..Config::default()
+        };
+        let path = file(&config.to_toml());
+        assert_eq!(Config::load_from(Some(&path), vars(&[])).expect("reads back"), config);
+    }
 }

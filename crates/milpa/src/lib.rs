@@ -21,6 +21,7 @@
 compile_error!("milpa needs a runtime: enable one of the features `tokio` (default), `smol` or `async-std`");
 
 mod access_log;
+mod admission;
 mod app;
 mod blocking;
 mod compression;
@@ -32,15 +33,19 @@ mod exchange;
 mod handler;
 mod https_redirect;
 mod lifespan;
+mod listen;
+mod metrics;
 mod percent;
 mod proxy_headers;
 mod runtime;
 mod server;
 mod shutdown;
 mod static_files;
+mod supervisor;
 mod tls;
 mod tower;
 mod websocket;
+mod worker;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
 pub use app::{

@@ -3,22 +3,27 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
-
-use crate::access_log::AccessLog;
+use crate::access_log::{AccessLog, RequestLog};
+use crate::admission::Admission;
 use crate::app::App;
 use crate::config::{Config, WorkerClass};
 use crate::driver::{self, ConnContext};
 use crate::lifespan::{Lifespan, LifespanError};
+use crate::listen::{Listener, Security};
+use crate::metrics::{Metrics, Protocol};
 use crate::runtime::Runtime;
 use crate::shutdown::{Latch, Tracker, race};
 
 /// Pause after an accept error such as EMFILE, so the loop backs off instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How often accepting checks again whether a connection ended, at `max_connections`.
+const CAP_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Why serving stopped with an error.
 #[derive(Debug)]
@@ -67,34 +72,21 @@ enum Bound<R: Runtime> {
     Unix(R::UnixListener, std::path::PathBuf),
 }
 
-/// Binds a Unix-domain socket at `path`, replacing a stale socket file left by a
-/// previous run (but never a file that is not a socket).
-pub(crate) fn bind_unix(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
-    use std::os::unix::fs::FileTypeExt;
-    if let Ok(metadata) = std::fs::symlink_metadata(path)
-        && metadata.file_type().is_socket()
-    {
-        std::fs::remove_file(path)?;
-    }
-    std::os::unix::net::UnixListener::bind(path)
-}
-
-/// Binds a listening socket with `SO_REUSEADDR` and the configured backlog.
-pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(socket.into())
-}
-
 impl<R: Runtime> Server<R> {
     /// Binds every address of `config.bind` (TLS when a certificate is
-    /// configured) and of `config.insecure_bind` (plain text) on runtime `rt`.
+    /// configured), `config.http1_bind` (TLS, HTTP/1.1 only) and
+    /// `config.insecure_bind` (plain text) on runtime `rt`.
     pub fn bind(rt: R, config: Config) -> io::Result<Self> {
+        let listeners = crate::listen::open_all(&config)?;
+        Self::from_listeners(rt, config, listeners)
+    }
+
+    /// Registers listeners already bound (or inherited) with runtime `rt`.
+    pub(crate) fn from_listeners(
+        rt: R,
+        config: Config,
+        opened: Vec<(Listener, Security)>,
+    ) -> io::Result<Self> {
         let tls = crate::tls::server_config(&config).map_err(io::Error::other)?;
         // `http1_bind`: TLS listeners whose ALPN offers HTTP/1.1 only.
         let tls_h1 = tls.as_ref().map(|tls| {
@@ -102,27 +94,26 @@ impl<R: Runtime> Server<R> {
             h1_only.alpn_protocols = vec![b"http/1.1".to_vec()];
             Arc::new(h1_only)
         });
-        if tls_h1.is_none() && !config.http1_bind.is_empty() {
-            return Err(io::Error::other("http1_bind needs TLS (certfile and keyfile, or self_signed)"));
-        }
         let mut listeners = Vec::new();
-        let plain = config.insecure_bind_addrs()?.into_iter().map(|addr| (addr, None));
-        let h1_only =
-            crate::config::resolve(&config.http1_bind)?.into_iter().map(|addr| (addr, tls_h1.clone()));
-        let secure = config.bind_addrs()?.into_iter().map(|addr| (addr, tls.clone()));
-        for (addr, tls) in secure.chain(h1_only).chain(plain) {
-            let std_listener = bind_tcp(addr, config.backlog)
-                .map_err(|error| io::Error::new(error.kind(), format!("cannot bind {addr}: {error}")))?;
-            let local = std_listener.local_addr()?;
-            listeners.push((Bound::Tcp(rt.listener(std_listener)?, local), tls));
-        }
-        let unix = config.unix_paths(&config.bind).into_iter().map(|path| (path, tls.clone()));
-        let plain_unix = config.unix_paths(&config.insecure_bind).into_iter().map(|path| (path, None));
-        for (path, tls) in unix.chain(plain_unix) {
-            let std_listener = bind_unix(&path).map_err(|error| {
-                io::Error::new(error.kind(), format!("cannot bind {}: {error}", path.display()))
-            })?;
-            listeners.push((Bound::Unix(rt.unix_listener(std_listener)?, path), tls));
+        for (listener, security) in opened {
+            let tls = match security {
+                Security::Bind => tls.clone(),
+                Security::Http1Only => Some(tls_h1.clone().ok_or_else(|| {
+                    io::Error::other("http1_bind needs TLS (certfile and keyfile, or self_signed)")
+                })?),
+                Security::Insecure => None,
+            };
+            let bound = match listener {
+                Listener::Tcp(tcp) => {
+                    let local = tcp.local_addr()?;
+                    Bound::Tcp(rt.listener(tcp)?, local)
+                }
+                Listener::Unix(unix) => {
+                    let path = unix.local_addr()?.as_pathname().map(Path::to_path_buf).unwrap_or_default();
+                    Bound::Unix(rt.unix_listener(unix)?, path)
+                }
+            };
+            listeners.push((bound, tls));
         }
         Ok(Self { rt, config: Arc::new(config), listeners })
     }
@@ -148,14 +139,36 @@ impl<R: Runtime> Server<R> {
         A: App,
         S: Future<Output = ()> + Send,
     {
+        self.serve_with(Arc::new(app), shutdown, Hooks::default()).await
+    }
+
+    /// [`Server::serve`], with the supervisor's and the metrics' hooks.
+    pub(crate) async fn serve_with<S>(
+        self,
+        app: Arc<dyn App>,
+        shutdown: S,
+        hooks: Hooks,
+    ) -> Result<(), ServeError>
+    where
+        S: Future<Output = ()> + Send,
+    {
         let Self { rt, config, listeners } = self;
-        let app: Arc<dyn App> = Arc::new(app);
-        let (lifespan, state) =
-            Lifespan::start(&rt, &app, config.startup_timeout).await.map_err(ServeError::Lifespan)?;
+        let Hooks { on_ready, retire_after, on_retire, metrics, quiet, announce } = hooks;
+        let app: Arc<dyn App> = if Admission::needed(&config, retire_after) {
+            Arc::new(Admission::new(app, &config, retire_after, on_retire))
+        } else {
+            app
+        };
         let access_log = match &config.access_log {
-            Some(path) => Some(Arc::new(AccessLog::open(path, &config.access_log_format)?)),
+            Some(path) => Some(AccessLog::open(path, &config.access_log_format).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot open the access log {}: {error}", path.display()))
+            })?),
             None => None,
         };
+        let (lifespan, state) =
+            Lifespan::start(&rt, &app, config.startup_timeout).await.map_err(ServeError::Lifespan)?;
+        let request_log = (access_log.is_some() || metrics.is_some())
+            .then(|| Arc::new(RequestLog { access: access_log, metrics: metrics.clone() }));
         let stop = Latch::default();
         let graceful = Latch::default();
         let force = Latch::default();
@@ -165,11 +178,15 @@ impl<R: Runtime> Server<R> {
             let scheme = if tls.is_some() { "https" } else { "http" };
             let local = match &bound {
                 Bound::Tcp(_, addr) => {
-                    tracing::info!("listening on {scheme}://{addr}");
+                    if announce {
+                        tracing::info!("listening on {scheme}://{addr}");
+                    }
                     Some(*addr)
                 }
                 Bound::Unix(_, path) => {
-                    tracing::info!("listening on {scheme} at unix:{}", path.display());
+                    if announce {
+                        tracing::info!("listening on {scheme} at unix:{}", path.display());
+                    }
                     None
                 }
             };
@@ -180,9 +197,11 @@ impl<R: Runtime> Server<R> {
                 h1: config.h1(),
                 h2: config.h2(),
                 state: state.clone(),
-                access_log: access_log.clone(),
+                request_log: request_log.clone(),
+                metrics: metrics.clone(),
                 scheme,
                 local,
+                quiet: quiet.clone(),
                 graceful: graceful.clone(),
                 force: force.clone(),
                 tracker: tracker.clone(),
@@ -190,11 +209,19 @@ impl<R: Runtime> Server<R> {
             let token = accepting.enter();
             rt.spawn(accept_loop(rt.clone(), bound, ctx, tracker.clone(), stop.clone(), token));
         }
-
+        if let Some(on_ready) = on_ready {
+            on_ready();
+        }
         shutdown.await;
         tracing::info!(connections = tracker.live(), "shutting down");
         stop.set();
         accepting.drained().await;
+        if quiet.is_set() {
+            // Draining for a successor: connections close as they finish for up
+            // to a graceful timeout before the graceful phase proper.
+            let quiet_period = rt.sleep_until(Instant::now() + config.graceful_timeout);
+            race(tracker.drained(), quiet_period).await;
+        }
         graceful.set();
         let grace = rt.sleep_until(Instant::now() + config.graceful_timeout);
         race(tracker.drained(), grace).await;
@@ -222,6 +249,13 @@ async fn accept_loop<R: Runtime>(
 ) {
     let mut stop_watch = stop.watch();
     loop {
+        if let Some(max) = ctx.config.max_connections {
+            // At the cap, new clients wait in the listen backlog until a connection ends.
+            while tracker.live() >= max && !stop.is_set() {
+                let pause = rt.sleep_until(Instant::now() + CAP_BACKOFF);
+                race(pause, stop.wait()).await;
+            }
+        }
         let accepted = std::future::poll_fn(|cx| {
             if stop_watch.poll(cx).is_ready() {
                 return Poll::Ready(None);
@@ -301,8 +335,14 @@ where
         })
         .await;
         return match sniffed {
-            Some(Ok((initial, true))) => driver::h2::serve(rt, stream, peer, ctx, None, initial).await,
-            Some(Ok((initial, false))) => driver::h1::serve(rt, stream, peer, ctx, None, initial).await,
+            Some(Ok((initial, true))) => {
+                let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http2));
+                driver::h2::serve(rt, stream, peer, ctx, None, initial).await;
+            }
+            Some(Ok((initial, false))) => {
+                let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http1));
+                driver::h1::serve(rt, stream, peer, ctx, None, initial).await;
+            }
             Some(Err(error)) => tracing::debug!(%error, ?peer, "connection failed before its first request"),
             None => tracing::debug!(?peer, "connection sent nothing"),
         };
@@ -316,6 +356,9 @@ where
     match race(handshake, timed_out).await {
         Some(Ok(stream)) => {
             let info = Arc::new(stream.info());
+            let protocol =
+                if info.alpn.as_deref() == Some(b"h2") { Protocol::Http2 } else { Protocol::Http1 };
+            let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(protocol));
             if info.alpn.as_deref() == Some(b"h2") {
                 driver::h2::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new()).await;
             } else {
@@ -327,30 +370,124 @@ where
     }
 }
 
-/// Serves `app` with `config` until SIGINT or SIGTERM, on a new runtime of the
-/// kind `config.worker_class` names, with `config.threads` threads.
-pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
+/// What a server embedded in a process manager is told and tells.
+pub(crate) struct Hooks {
+    /// Called once the lifespan startup is done and the listeners accept.
+    pub(crate) on_ready: Option<Box<dyn FnOnce() + Send>>,
+    /// Requests after which `on_retire` is called (a worker's `max_requests`).
+    pub(crate) retire_after: Option<u64>,
+    pub(crate) on_retire: crate::admission::OnRetire,
+    pub(crate) metrics: Option<Arc<Metrics>>,
+    /// Set before the shutdown future resolves to drain quietly (see `ConnContext::quiet`).
+    pub(crate) quiet: Latch,
+    /// Log each listener's address (the metrics endpoint logs its own way).
+    pub(crate) announce: bool,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            on_ready: None,
+            retire_after: None,
+            on_retire: Box::new(|| {}),
+            metrics: None,
+            quiet: Latch::default(),
+            announce: true,
+        }
+    }
+}
+
+/// Serves `app` on `listeners` on a new runtime of the kind `config.worker_class`
+/// names, with `config.threads` threads, until SIGINT, SIGTERM or `stop`.
+pub(crate) fn serve_listeners<A: App>(
+    config: Config,
+    listeners: Vec<(Listener, Security)>,
+    app: A,
+    stop: Latch,
+    hooks: Hooks,
+) -> Result<(), ServeError> {
     let threads = config.threads;
+    let app: Arc<dyn App> = Arc::new(app);
     match config.worker_class {
         #[cfg(feature = "tokio")]
         WorkerClass::Tokio => milpa_tokio::block_on(threads, async move {
-            let server = Server::bind(milpa_tokio::Tokio::current(), config)?;
-            server.serve(app, milpa_tokio::Tokio::shutdown_signal()).await
+            let server = Server::from_listeners(milpa_tokio::Tokio::current(), config, listeners)?;
+            let shutdown = race(milpa_tokio::Tokio::shutdown_signal(), stop.wait());
+            server.serve_with(app, shutdown, hooks).await
         })?,
         #[cfg(feature = "smol")]
         WorkerClass::Smol => milpa_smol::block_on(threads, |rt| async move {
-            let server = Server::bind(rt, config)?;
-            server.serve(app, milpa_smol::Smol::shutdown_signal()).await
+            let server = Server::from_listeners(rt, config, listeners)?;
+            let shutdown = race(milpa_smol::Smol::shutdown_signal(), stop.wait());
+            server.serve_with(app, shutdown, hooks).await
         }),
         #[cfg(feature = "async-std")]
         WorkerClass::AsyncStd => milpa_async_std::block_on(async move {
-            let server = Server::bind(milpa_async_std::AsyncStd, config)?;
-            server.serve(app, milpa_async_std::AsyncStd::shutdown_signal()).await
+            let server = Server::from_listeners(milpa_async_std::AsyncStd, config, listeners)?;
+            let shutdown = race(milpa_async_std::AsyncStd::shutdown_signal(), stop.wait());
+            server.serve_with(app, shutdown, hooks).await
         }),
         #[allow(unreachable_patterns)]
         other => Err(ServeError::Io(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             format!("worker class {other} is not compiled in (enable milpa's `{other}` feature)"),
         ))),
+    }
+}
+
+/// Serves `app` with `config` until SIGINT or SIGTERM, on a new runtime of the
+/// kind `config.worker_class` names, with `config.threads` threads.
+///
+/// With `config.workers = N > 0` this process becomes a supervisor: it binds the
+/// listeners and starts N workers by running this program again with the same
+/// arguments and environment (plus `MILPA_WORKER`). In each, `run` serves the
+/// inherited listeners, so the program must reach `run` with the same config.
+/// The supervisor replaces workers one by one on SIGHUP, respawns any that die,
+/// and stops them all gracefully on SIGTERM or SIGINT.
+pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
+    if let Ok(slot) = std::env::var(crate::supervisor::WORKER_ENV) {
+        let slot = slot.parse().unwrap_or(0);
+        return crate::worker::run(config, app, slot);
+    }
+    let _pid_file = PidFile::write(config.pid_file.as_deref())?;
+    if config.workers > 0 {
+        return crate::supervisor::run(config);
+    }
+    if config.max_requests > 0 {
+        tracing::warn!("max_requests needs workers (a supervisor to replace the process); ignored");
+    }
+    let listeners = crate::listen::open_all(&config)?;
+    let metrics = Metrics::wanted(&config).then(|| Arc::new(Metrics::new(&config)));
+    let _endpoint = match (&config.metrics_bind, &metrics) {
+        (Some(bind), Some(metrics)) => Some(crate::metrics::serve_aggregate(
+            &config,
+            bind,
+            crate::metrics::Aggregate::local(metrics.clone()),
+        )?),
+        _ => None,
+    };
+    let hooks = Hooks { metrics, ..Hooks::default() };
+    serve_listeners(config, listeners, app, Latch::default(), hooks)
+}
+
+/// The process id in a file for as long as the server runs.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    fn write(path: Option<&Path>) -> io::Result<Self> {
+        if let Some(path) = path {
+            std::fs::write(path, format!("{}\n", std::process::id())).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot write {}: {error}", path.display()))
+            })?;
+        }
+        Ok(Self(path.map(Path::to_path_buf)))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

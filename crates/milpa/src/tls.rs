@@ -21,7 +21,7 @@ use crate::config::Config;
 const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Whether clients must present a certificate (`--verify-mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum VerifyMode {

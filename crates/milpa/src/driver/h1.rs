@@ -58,15 +58,16 @@ pub(crate) async fn serve<R, S>(
         upgrade: None,
         websocket: None,
         conn,
+        quiet: ctx.quiet.watch(),
         graceful: ctx.graceful.watch(),
         force: ctx.force.watch(),
         rt,
         io,
         peer,
-        ctx,
+        ctx: ctx.clone(),
         tls,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-        writes: WriteQueue::default(),
+        writes: WriteQueue::new(ctx.metrics.clone()),
         sleep: None,
         armed: None,
         current: None,
@@ -167,6 +168,7 @@ struct Driver<R: Runtime, S> {
     spare: Option<Exchange>,
     /// The `Date` value for responses sent during this wake-up.
     date: Option<Bytes>,
+    quiet: Watch,
     graceful: Watch,
     force: Watch,
     shutdown_seen: bool,
@@ -211,7 +213,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         for _ in 0..ROUNDS_PER_WAKE {
             let now = Instant::now();
-            if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
+            // Draining quietly, a busy connection closes after its response;
+            // an idle one is left to its keep-alive timeout or the graceful phase.
+            if !self.shutdown_seen
+                && (self.graceful.poll(cx).is_ready()
+                    || self.current.is_some() && self.quiet.poll(cx).is_ready())
+            {
                 self.shutdown_seen = true;
                 self.conn.start_shutdown();
             }
@@ -271,6 +278,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 Ok(true)
             }
             Poll::Ready(Ok(n)) => {
+                if let Some(metrics) = &self.ctx.metrics {
+                    metrics.received(n);
+                }
                 self.conn.receive(now, &self.read_buf[..n]);
                 Ok(true)
             }
@@ -508,8 +518,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             pathsend: true,
             websocket_http_response: false,
         };
-        let record = ctx.access_log.as_ref().map(|_| {
-            let header = |name: &[u8]| request.headers().get(name).map(Bytes::copy_from_slice);
+        let record = ctx.request_log.as_ref().map(|log| {
+            let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
             Box::new(Record {
                 client: self.peer,
                 method: request.method().clone(),
@@ -517,8 +527,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 path: raw_path.clone(),
                 query: query_string.clone(),
                 version: request.version(),
-                referer: header(b"referer"),
-                user_agent: header(b"user-agent"),
+                request_headers,
+                response_headers: Vec::new(),
                 status: None,
                 body_bytes: 0,
                 started: SystemTime::now(),
@@ -663,7 +673,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::WebSocket);
         exchange.push(ReceiveEvent::WebSocketConnect);
         let task = self.ctx.app.call(Scope::WebSocket(scope), receiver, sender);
-        let record = self.ctx.access_log.as_ref().map(|_| {
+        let record = self.ctx.request_log.as_ref().map(|log| {
+            let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
             Box::new(Record {
                 client: self.peer,
                 method: request.method().clone(),
@@ -671,8 +682,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 path: split_target(&request).0,
                 query: split_target(&request).1,
                 version: request.version(),
-                referer: None,
-                user_agent: None,
+                request_headers,
+                response_headers: Vec::new(),
                 status: None,
                 body_bytes: 0,
                 started: SystemTime::now(),
@@ -715,7 +726,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             .chain(extra.iter().map(|(n, v)| (&n[..], &v[..])));
         self.conn.send_response(StatusCode::SWITCHING_PROTOCOLS, fields, None)?;
         let Some(mut current) = self.current.take() else { return Ok(()) };
-        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, current.record.take()) {
+        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = Some(StatusCode::SWITCHING_PROTOCOLS);
             record.duration = current.started.elapsed();
             log.log(&record);
@@ -727,6 +738,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             current.exchange,
             current.task.take(),
             self.ctx.config.websocket_ping_interval,
+            self.ctx.metrics.as_ref().map(|metrics| metrics.websocket()),
             Instant::now(),
         );
         self.websocket = Some(Box::new(session));
@@ -779,6 +791,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 self.send_internal_error();
             }
             SendEvent::ResponseStart { status, headers, trailers } => {
+                if let (Some(log), Some(record)) = (&self.ctx.request_log, &mut current.record) {
+                    record.response_headers = log.response_headers(&headers);
+                }
                 current.held_start = Some((status, headers));
                 current.trailers_announced = trailers;
                 current.response = Response::Held;
@@ -924,7 +939,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn finish_response(&mut self) {
         let Some(mut current) = self.current.take() else { return };
         current.exchange.disconnect();
-        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, current.record.take()) {
+        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = current.status;
             record.duration = current.started.elapsed();
             log.log(&record);

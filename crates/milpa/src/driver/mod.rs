@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::access_log::AccessLog;
+use crate::access_log::RequestLog;
 use crate::app::{App, AppError, AppFuture, SendError, State};
 use crate::config::Config;
 use crate::shutdown::{Latch, Token, Tracker};
@@ -30,11 +30,19 @@ pub(crate) struct ConnContext {
     pub(crate) h1: milpa_h1::Config,
     pub(crate) h2: milpa_h2::Config,
     pub(crate) state: State,
-    pub(crate) access_log: Option<Arc<AccessLog>>,
+    pub(crate) request_log: Option<Arc<RequestLog>>,
+    /// Counters for StatsD and Prometheus, when either is on.
+    pub(crate) metrics: Option<Arc<crate::metrics::Metrics>>,
     pub(crate) scheme: &'static str,
     /// The TLS configuration of a TLS listener.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) local: Option<SocketAddr>,
+    /// Set when a worker drains for its successor (reload, max requests): keep
+    /// serving, and close each connection where that loses nothing — HTTP/1.1
+    /// after its current response, HTTP/2 once no stream is open (a GOAWAY to a
+    /// busy connection makes clients such as h2load fail the requests they had
+    /// yet to send). `graceful` follows after the graceful timeout.
+    pub(crate) quiet: Latch,
     /// Set when the server stops accepting: finish in-flight work, then close.
     pub(crate) graceful: Latch,
     /// Set when the graceful timeout ran out: close now.

@@ -15,9 +15,15 @@ const MAX_IOVECS: usize = 64;
 pub(crate) struct WriteQueue {
     pieces: VecDeque<Bytes>,
     len: usize,
+    /// Counts the bytes written, when metrics are on.
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl WriteQueue {
+    pub(crate) fn new(metrics: Option<std::sync::Arc<crate::metrics::Metrics>>) -> Self {
+        Self { metrics, ..Self::default() }
+    }
+
     pub(crate) fn push(&mut self, piece: Bytes) {
         if !piece.is_empty() {
             self.len += piece.len();
@@ -58,6 +64,9 @@ impl WriteQueue {
 
     fn advance(&mut self, mut written: usize) {
         self.len -= written;
+        if let Some(metrics) = &self.metrics {
+            metrics.sent(written);
+        }
         while written > 0 {
             let Some(front) = self.pieces.front_mut() else { return };
             if written < front.len() {

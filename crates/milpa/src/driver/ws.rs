@@ -81,6 +81,8 @@ pub(crate) struct Session {
     /// Once we sent a Close: when the transport closes whether or not the peer answers.
     close_deadline: Option<Instant>,
     timed_out: bool,
+    /// Holds the open-WebSockets gauge up while the session lives.
+    _open: Option<crate::metrics::Open>,
 }
 
 impl Session {
@@ -89,6 +91,7 @@ impl Session {
         exchange: Exchange,
         task: Option<AppFuture>,
         ping_interval: Option<Duration>,
+        open: Option<crate::metrics::Open>,
         now: Instant,
     ) -> Self {
         Self {
@@ -101,6 +104,7 @@ impl Session {
             awaiting_pong: false,
             close_deadline: None,
             timed_out: false,
+            _open: open,
         }
     }
 
@@ -339,10 +343,10 @@ pub(crate) async fn serve_h1<R, S>(
         force: ctx.force.watch(),
         rt,
         io,
-        ctx,
+        ctx: ctx.clone(),
         session,
         read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-        writes: WriteQueue::default(),
+        writes: WriteQueue::new(ctx.metrics.clone()),
         out: Vec::new(),
         sleep: None,
         armed: None,
@@ -427,6 +431,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
                 Ok(true)
             }
             Poll::Ready(Ok(n)) => {
+                if let Some(metrics) = &self.ctx.metrics {
+                    metrics.received(n);
+                }
                 self.session.receive(&self.read_buf[..n]);
                 Ok(true)
             }

@@ -96,6 +96,11 @@ enum Response {
 }
 
 /// One request stream and the application future serving it.
+/// Draining for a successor, an HTTP/2 connection without streams for this long
+/// is closed: long enough that a client between two requests of a busy
+/// connection is not mistaken for one that is done.
+const QUIET_IDLE: Duration = Duration::from_millis(500);
+
 struct StreamTask {
     exchange: Exchange,
     task: Option<crate::app::AppFuture>,
@@ -114,6 +119,8 @@ struct StreamTask {
     record: Option<Box<Record>>,
     status: Option<StatusCode>,
     started: Instant,
+    /// Holds the open-streams gauge up while the stream lives.
+    _open: Option<crate::metrics::Open>,
 }
 
 /// What applying one stream's output decided.
@@ -138,6 +145,7 @@ struct Driver<R: Runtime, S> {
     /// Streams carrying an accepted WebSocket.
     sockets: HashMap<StreamId, Socket>,
     date: Option<Bytes>,
+    quiet: Watch,
     graceful: Watch,
     force: Watch,
     shutdown_seen: bool,
@@ -185,15 +193,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     ) -> Self {
         Self {
             conn,
+            quiet: ctx.quiet.watch(),
             graceful: ctx.graceful.watch(),
             force: ctx.force.watch(),
             rt,
             io,
             peer,
-            ctx,
+            ctx: ctx.clone(),
             tls,
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
-            writes: WriteQueue::default(),
+            writes: WriteQueue::new(ctx.metrics.clone()),
             sleep: None,
             armed: None,
             streams: HashMap::new(),
@@ -219,6 +228,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         for _ in 0..ROUNDS_PER_WAKE {
             let now = Instant::now();
+            // Draining quietly, the connection goes once idle for `QUIET_IDLE`
+            // (the timer below); polling `quiet` wakes this task to arm it.
+            let _ = self.quiet.poll(cx);
             if !self.shutdown_seen && self.graceful.poll(cx).is_ready() {
                 self.shutdown_seen = true;
                 self.conn.start_shutdown();
@@ -227,11 +239,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 }
             }
             while self.handle_events(now) | self.poll_streams(cx) | self.poll_sockets(cx, now) {}
-            self.idle_since =
-                match self.streams.is_empty() && self.sockets.is_empty() && self.conn.open_streams() == 0 {
-                    true => self.idle_since.or(Some(now)),
-                    false => None,
-                };
+            self.idle_since = match self.is_idle() {
+                true => self.idle_since.or(Some(now)),
+                false => None,
+            };
 
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
@@ -282,6 +293,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER
     }
 
+    /// How long the connection may stay without streams: the keep-alive timeout,
+    /// or `QUIET_IDLE` while draining for a successor.
+    fn idle_limit(&self) -> Duration {
+        let keep_alive = self.ctx.config.keep_alive_timeout;
+        if self.ctx.quiet.is_set() { keep_alive.min(QUIET_IDLE) } else { keep_alive }
+    }
+
+    /// No stream open, on either side.
+    fn is_idle(&self) -> bool {
+        self.streams.is_empty() && self.sockets.is_empty() && self.conn.open_streams() == 0
+    }
+
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> io::Result<bool> {
         if self.eof || !self.conn.wants_read() || self.writes.len() >= WRITE_HIGH_WATER {
             return Ok(false);
@@ -293,6 +316,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 Ok(true)
             }
             Poll::Ready(Ok(n)) => {
+                if let Some(metrics) = &self.ctx.metrics {
+                    metrics.received(n);
+                }
                 self.conn.receive(now, &self.read_buf[..n]);
                 Ok(true)
             }
@@ -303,10 +329,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
-        let idle = self
-            .idle_since
-            .filter(|_| !self.shutdown_seen)
-            .map(|since| since + self.ctx.config.keep_alive_timeout);
+        let idle = self.idle_since.filter(|_| !self.shutdown_seen).map(|since| since + self.idle_limit());
         let sockets = self.sockets.values().filter_map(|socket| socket.session.deadline()).min();
         let Some(deadline) = [self.conn.poll_timeout(), stall, idle, sockets].into_iter().flatten().min()
         else {
@@ -330,9 +353,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
         }
-        if !self.shutdown_seen
-            && self.idle_since.is_some_and(|since| now >= since + self.ctx.config.keep_alive_timeout)
-        {
+        if !self.shutdown_seen && self.idle_since.is_some_and(|since| now >= since + self.idle_limit()) {
             // Idle past the keep-alive timeout: the double GOAWAY, then close.
             self.shutdown_seen = true;
             self.conn.start_shutdown();
@@ -416,8 +437,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
-        let record = ctx.access_log.as_ref().map(|_| {
-            let header = |name: &str| request.header(name).map(Bytes::copy_from_slice);
+        let record = ctx.request_log.as_ref().map(|log| {
+            let request_headers = log.request_headers(|name| request.header(name));
             Box::new(Record {
                 client: self.peer,
                 method: method.clone(),
@@ -425,8 +446,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 path: raw_path.clone(),
                 query: query_string.clone(),
                 version: Version::HTTP_2,
-                referer: header("referer"),
-                user_agent: header("user-agent"),
+                request_headers,
+                response_headers: Vec::new(),
                 status: None,
                 body_bytes: 0,
                 started: SystemTime::now(),
@@ -520,6 +541,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 record,
                 status: None,
                 started: now,
+                _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
             },
         );
     }
@@ -599,6 +621,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 }
             }
             SendEvent::ResponseStart { status, headers, trailers } => {
+                if let (Some(log), Some(record)) = (&self.ctx.request_log, &mut stream.record) {
+                    record.response_headers = log.response_headers(&headers);
+                }
                 stream.held_start = Some((status, headers));
                 stream.trailers_announced = trailers;
                 stream.response = Response::Held;
@@ -840,7 +865,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if unread > 0 {
             let _ = self.conn.release_capacity(id, unread);
         }
-        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, stream.record.take()) {
+        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
             record.status = stream.status;
             record.duration = stream.started.elapsed();
             log.log(&record);

@@ -71,8 +71,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let raw_path = target.slice(..query_start.unwrap_or(target.len()));
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
         let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
-        let record = self.ctx.access_log.as_ref().map(|_| {
-            let header = |name: &str| request.header(name).map(Bytes::copy_from_slice);
+        let record = self.ctx.request_log.as_ref().map(|log| {
+            let request_headers = log.request_headers(|name| request.header(name));
             Box::new(Record {
                 client: self.peer,
                 method: request.method().clone(),
@@ -80,8 +80,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 path: raw_path.clone(),
                 query: query_string.clone(),
                 version: Version::HTTP_2,
-                referer: header("referer"),
-                user_agent: header("user-agent"),
+                request_headers,
+                response_headers: Vec::new(),
                 status: None,
                 body_bytes: 0,
                 started: SystemTime::now(),
@@ -138,7 +138,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             return self.fail(id, &error);
         }
         let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
-        if let (Some(log), Some(mut record)) = (&self.ctx.access_log, stream.record.take()) {
+        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
             record.status = Some(StatusCode::OK);
             record.duration = stream.started.elapsed();
             log.log(&record);
@@ -150,6 +150,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             stream.exchange,
             stream.task.take(),
             self.ctx.config.websocket_ping_interval,
+            self.ctx.metrics.as_ref().map(|metrics| metrics.websocket()),
             Instant::now(),
         );
         let socket = Socket {
