@@ -78,6 +78,7 @@ mod output;
 mod priority;
 mod recv;
 mod send;
+pub mod sniff;
 mod stream;
 
 pub use config::Config;

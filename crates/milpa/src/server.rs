@@ -161,7 +161,10 @@ impl<R: Runtime> Server<R> {
         };
         let access_log = match &config.access_log {
             Some(path) => Some(AccessLog::open(path, &config.access_log_format).map_err(|error| {
-                io::Error::new(error.kind(), format!("cannot open the access log {}: {error}", path.display()))
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot open the access log {}: {error}", path.display()),
+                )
             })?),
             None => None,
         };
@@ -296,26 +299,29 @@ async fn accept_loop<R: Runtime>(
     }
 }
 
-/// The client connection preface: a plain-text connection that starts with it
-/// speaks HTTP/2 with prior knowledge.
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Reads until the first bytes tell the protocol: the HTTP/2 preface, or
-/// anything else (HTTP/1.1). Returns the bytes read and whether they are HTTP/2.
+/// Reads until the first bytes tell the protocol (see [`milpa_h2::sniff`]): the
+/// HTTP/2 preface, or anything else (HTTP/1.1). Returns the bytes read and
+/// whether they are HTTP/2.
 async fn sniff<S: futures_io::AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<(bytes::Bytes, bool)> {
-    let mut buf = [0u8; PREFACE.len()];
-    let mut filled = 0;
-    while filled < PREFACE.len() && buf[..filled] == PREFACE[..filled] {
+    use milpa_h2::sniff::{Sniffed, bytes_wanted};
+    let mut buf = Vec::with_capacity(milpa_h2::frame::CONNECTION_PREFACE.len());
+    loop {
+        let wanted = bytes_wanted(&buf);
+        if wanted == 0 {
+            break;
+        }
+        let filled = buf.len();
+        buf.resize(filled + wanted, 0);
         let read =
             std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_read(cx, &mut buf[filled..]))
                 .await?;
+        buf.truncate(filled + read);
         if read == 0 {
             break;
         }
-        filled += read;
     }
-    let h2 = filled == PREFACE.len() && buf == *PREFACE;
-    Ok((bytes::Bytes::copy_from_slice(&buf[..filled]), h2))
+    let h2 = milpa_h2::sniff::sniff(&buf) == Sniffed::Http2;
+    Ok((bytes::Bytes::from(buf), h2))
 }
 
 /// Runs the TLS handshake (under its timeout) when the listener speaks TLS, then
