@@ -7,7 +7,7 @@ use http::{Method, StatusCode};
 use milpa_hpack::HeaderField;
 
 use crate::connection::{Closed, Connection, PREFACE_LEN, SHUTDOWN_PING, Shutdown, Timer};
-use crate::error::SendError;
+use crate::error::{ErrorKind, SendError};
 use crate::frame::{GoAwayFrame, PingFrame, Reason, RstStreamFrame, StreamId, WindowUpdateFrame};
 use crate::headers::{self, Outgoing};
 use crate::stream::{Recv, Send, Stream};
@@ -276,6 +276,15 @@ impl Connection {
         PingFrame::new(SHUTDOWN_PING).encode(self.output.tail());
         self.shutdown_timer = Some(Timer::new(self.output.commit()));
         self.shutdown = Shutdown::Draining;
+    }
+
+    /// Closes the connection now with GOAWAY(`reason`), as a connection error
+    /// would: for limits the caller enforces itself (say, applications still
+    /// running for streams the client reset — rapid reset where requests are
+    /// accepted at once). Every open stream is reported reset; write what
+    /// [`poll_transmit`](Self::poll_transmit) returns, then close the transport.
+    pub fn abort(&mut self, reason: Reason) {
+        self.connection_error(reason, ErrorKind::Aborted);
     }
 
     /// Whether a graceful shutdown has started.

@@ -100,6 +100,9 @@ pub enum ErrorKind {
     TooManyPendingResets,
     /// Too many streams reset by us because of the client's errors.
     TooManyLocalResets,
+    /// The caller closed the connection with [`Connection::abort`](crate::Connection::abort)
+    /// (a limit it enforces itself).
+    Aborted,
     /// Too many empty DATA frames in a row.
     TooManyEmptyDataFrames,
     /// The client did not acknowledge our SETTINGS in time.
@@ -130,6 +133,7 @@ impl fmt::Display for ErrorKind {
             Self::Malformed(why) => write!(f, "malformed request: {why:?}"),
             Self::TooManyPendingResets => f.write_str("too many streams reset before being accepted"),
             Self::TooManyLocalResets => f.write_str("too many streams reset for errors"),
+            Self::Aborted => f.write_str("closed by the server's own limits"),
             Self::TooManyEmptyDataFrames => f.write_str("too many empty DATA frames"),
             Self::SettingsTimeout => f.write_str("SETTINGS not acknowledged in time"),
             Self::KeepAliveTimeout => f.write_str("keep-alive PING not answered in time"),

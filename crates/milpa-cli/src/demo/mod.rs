@@ -4,6 +4,8 @@
 //!   draws their waterfall;
 //! - `GET /message/{i}/` — `{"message": i}`, after `?delay_ms=` milliseconds;
 //! - `GET /query?id=` — `{"text": "spam, egg, spam and spam!, {id}!"}`;
+//! - `GET /bytes/{n}` — `n` bytes (at most 1 GiB) streamed in 64 KiB pieces, for
+//!   large-response measurements and slow-reader tests;
 //! - `GET /websocket` — a WebSocket echo page that shows which protocol carried
 //!   the socket; `/ws` is its socket (a greeting naming the protocol, then echoes)
 //!   and `/ws/echo` a plain echo (what the Autobahn suite tests).
@@ -77,6 +79,9 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
             send.send(SendEvent::Push { path: (*asset).to_owned(), headers: Vec::new() }).await?;
         }
     }
+    if let Some(length) = scope.path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
+        return stream_bytes(length.min(MAX_STREAMED), receive, send).await;
+    }
     let (status, content_type, body) = route(&scope, &page).await;
     // Read (and drop) any request body so the connection stays reusable.
     while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
@@ -87,6 +92,28 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
     ];
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
     send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
+    Ok(())
+}
+
+/// The largest `/bytes/{n}` response.
+const MAX_STREAMED: u64 = 1 << 30;
+
+/// `length` bytes of `x`, in 64 KiB pieces sent as the connection takes them.
+async fn stream_bytes(length: u64, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    const PIECE: u64 = 64 * 1024;
+    while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
+    let headers: HeaderList = vec![
+        (Bytes::from_static(b"content-type"), Bytes::from_static(b"application/octet-stream")),
+        (Bytes::from_static(b"content-length"), Bytes::from(length.to_string())),
+    ];
+    send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+    let piece = Bytes::from(vec![b'x'; PIECE as usize]);
+    let mut left = length;
+    while left > PIECE {
+        send.send(SendEvent::ResponseBody { body: piece.clone(), more_body: true }).await?;
+        left -= PIECE;
+    }
+    send.send(SendEvent::ResponseBody { body: piece.slice(..left as usize), more_body: false }).await?;
     Ok(())
 }
 

@@ -25,7 +25,6 @@ use crate::shutdown::Watch;
 use crate::tls::TlsInfo;
 
 /// Bytes read from the socket per call.
-const READ_CHUNK: usize = 16 * 1024;
 /// Past this much unwritten output, stop taking responses (and requests) until the
 /// client reads: a client that never reads cannot grow the server's memory.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
@@ -66,7 +65,6 @@ pub(crate) async fn serve<R, S>(
         peer,
         ctx: ctx.clone(),
         tls,
-        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         writes: WriteQueue::new(ctx.metrics.clone()),
         sleep: None,
         armed: None,
@@ -159,7 +157,6 @@ struct Driver<R: Runtime, S> {
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
-    read_buf: Box<[u8]>,
     writes: WriteQueue,
     sleep: Option<R::Sleep>,
     armed: Option<Instant>,
@@ -268,7 +265,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if !self.may_read() {
             return Ok(false);
         }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        let (conn, metrics) = (&mut self.conn, &self.ctx.metrics);
+        let read = super::scratch::poll_read(&mut self.io, cx, |data| {
+            if !data.is_empty() {
+                if let Some(metrics) = metrics {
+                    metrics.received(data.len());
+                }
+                conn.receive(now, data);
+            }
+        });
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
                 self.conn.receive_eof();
@@ -277,13 +283,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 }
                 Ok(true)
             }
-            Poll::Ready(Ok(n)) => {
-                if let Some(metrics) = &self.ctx.metrics {
-                    metrics.received(n);
-                }
-                self.conn.receive(now, &self.read_buf[..n]);
-                Ok(true)
-            }
+            Poll::Ready(Ok(_)) => Ok(true),
             Poll::Ready(Err(error)) => Err(error),
             Poll::Pending => Ok(false),
         }
@@ -321,7 +321,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            match super::scratch::poll_read(&mut self.io, cx, |_| {}) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(n)) if n >= budget => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(n)) => budget -= n,

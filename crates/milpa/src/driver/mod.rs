@@ -7,6 +7,7 @@
 mod file;
 pub(crate) mod h1;
 pub(crate) mod h2;
+mod scratch;
 mod write;
 pub(crate) mod ws;
 

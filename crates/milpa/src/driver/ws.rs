@@ -29,8 +29,6 @@ use crate::tls::TlsInfo;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Past this much unsent WebSocket output, the application's sends wait.
 pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-/// Bytes read from the socket per call.
-const READ_CHUNK: usize = 16 * 1024;
 /// Rounds of work in one wake-up before yielding to other tasks.
 const ROUNDS_PER_WAKE: usize = 32;
 
@@ -345,7 +343,6 @@ pub(crate) async fn serve_h1<R, S>(
         io,
         ctx: ctx.clone(),
         session,
-        read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         writes: WriteQueue::new(ctx.metrics.clone()),
         out: Vec::new(),
         sleep: None,
@@ -368,7 +365,6 @@ struct Transport<R: Runtime, S> {
     io: S,
     ctx: Arc<ConnContext>,
     session: Session,
-    read_buf: Box<[u8]>,
     writes: WriteQueue,
     out: Vec<Bytes>,
     sleep: Option<R::Sleep>,
@@ -424,19 +420,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
         if self.eof || !self.session.wants_read() || self.writes.len() >= OUTPUT_HIGH_WATER {
             return Ok(false);
         }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        let (session, metrics) = (&mut self.session, &self.ctx.metrics);
+        let read = super::scratch::poll_read(&mut self.io, cx, |data| {
+            if !data.is_empty() {
+                if let Some(metrics) = metrics {
+                    metrics.received(data.len());
+                }
+                session.receive(data);
+            }
+        });
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
                 self.session.receive_eof();
                 Ok(true)
             }
-            Poll::Ready(Ok(n)) => {
-                if let Some(metrics) = &self.ctx.metrics {
-                    metrics.received(n);
-                }
-                self.session.receive(&self.read_buf[..n]);
-                Ok(true)
-            }
+            Poll::Ready(Ok(_)) => Ok(true),
             Poll::Ready(Err(error)) => Err(error),
             Poll::Pending => Ok(false),
         }

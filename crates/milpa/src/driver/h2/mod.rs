@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,7 +32,6 @@ use crate::shutdown::Watch;
 use crate::tls::TlsInfo;
 
 /// Bytes read from the socket per call.
-const READ_CHUNK: usize = 16 * 1024;
 /// Past this much unwritten output, stop taking application output until the client reads.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Rounds of work in one wake-up before yielding to other tasks.
@@ -101,6 +101,15 @@ enum Response {
 /// connection is not mistaken for one that is done.
 const QUIET_IDLE: Duration = Duration::from_millis(500);
 
+/// Counts one application running for a reset stream out when it ends.
+struct ResetRunning(Arc<AtomicUsize>);
+
+impl Drop for ResetRunning {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 struct StreamTask {
     exchange: Exchange,
     task: Option<crate::app::AppFuture>,
@@ -137,7 +146,6 @@ struct Driver<R: Runtime, S> {
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
-    read_buf: Box<[u8]>,
     writes: WriteQueue,
     sleep: Option<R::Sleep>,
     armed: Option<Instant>,
@@ -154,6 +162,8 @@ struct Driver<R: Runtime, S> {
     /// Since when no stream has been open: past the keep-alive timeout the
     /// connection is shut down gracefully.
     idle_since: Option<Instant>,
+    /// Applications still running for streams the client reset.
+    reset_running: Arc<AtomicUsize>,
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
@@ -201,7 +211,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             peer,
             ctx: ctx.clone(),
             tls,
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             writes: WriteQueue::new(ctx.metrics.clone()),
             sleep: None,
             armed: None,
@@ -212,6 +221,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             eof: false,
             stalled_since: None,
             idle_since: None,
+            reset_running: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -293,6 +303,27 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER
     }
 
+    /// Lets the application of a stream the client reset run on as a task of its
+    /// own (it hears `Disconnect`). Requests reach the application as soon as they
+    /// arrive, so h2's rapid-reset rule (resets before the request was accepted)
+    /// never fires here; the same limit bounds instead the applications still
+    /// running for reset streams of this connection: one more closes it with
+    /// GOAWAY(ENHANCE_YOUR_CALM), or a client could keep starting work and
+    /// resetting it for free (CVE-2023-44487).
+    fn detach_reset(&mut self, future: crate::app::AppFuture) {
+        let running = self.reset_running.clone();
+        let count = running.fetch_add(1, Ordering::AcqRel) + 1;
+        let counted = Box::pin(async move {
+            let _done = ResetRunning(running);
+            future.await
+        });
+        self.rt.spawn(Detached::new(counted, &self.ctx.tracker));
+        if count > self.ctx.h2.max_pending_accept_reset_streams {
+            tracing::debug!(peer = ?self.peer, count, "too many applications running for reset streams");
+            self.conn.abort(milpa_h2::frame::Reason::ENHANCE_YOUR_CALM);
+        }
+    }
+
     /// How long the connection may stay without streams: the keep-alive timeout,
     /// or `QUIET_IDLE` while draining for a successor.
     fn idle_limit(&self) -> Duration {
@@ -309,19 +340,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if self.eof || !self.conn.wants_read() || self.writes.len() >= WRITE_HIGH_WATER {
             return Ok(false);
         }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        let (conn, metrics) = (&mut self.conn, &self.ctx.metrics);
+        let read = crate::driver::scratch::poll_read(&mut self.io, cx, |data| {
+            if !data.is_empty() {
+                if let Some(metrics) = metrics {
+                    metrics.received(data.len());
+                }
+                conn.receive(now, data);
+            }
+        });
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
                 self.conn.receive_eof();
                 Ok(true)
             }
-            Poll::Ready(Ok(n)) => {
-                if let Some(metrics) = &self.ctx.metrics {
-                    metrics.received(n);
-                }
-                self.conn.receive(now, &self.read_buf[..n]);
-                Ok(true)
-            }
+            Poll::Ready(Ok(_)) => Ok(true),
             Poll::Ready(Err(error)) => Err(error),
             Poll::Pending => Ok(false),
         }
@@ -407,7 +441,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     if let Some(task) = self.streams.remove(&stream) {
                         task.exchange.disconnect();
                         if let Some(future) = task.task {
-                            self.rt.spawn(Detached::new(future, &self.ctx.tracker));
+                            self.detach_reset(future);
                         }
                     }
                 }
