@@ -499,3 +499,19 @@ fn prometheus_endpoint_sums_the_workers() {
         assert!(milpa.terminate().success(), "workers {workers}");
     }
 }
+
+#[test]
+fn out_of_file_descriptors_the_server_backs_off_serves_and_recovers() {
+    for class in RUNTIMES {
+        // 256 descriptors, 1000 clients at once: accept fails with EMFILE until
+        // connections end; the clients wait in the backlog meanwhile.
+        let script =
+            format!("ulimit -n 256 && exec {} -k {class} --bind 127.0.0.1:0", env!("CARGO_BIN_EXE_milpa"));
+        let milpa = Milpa::start_with(Command::new("sh").args(["-c", &script]));
+        let (ok, failed) = h2load(milpa.addr, &["-c1000", "-n10000", "-m1"]);
+        assert_eq!((ok, failed), (10000, 0), "{class}");
+        milpa.wait_for_log("accept failed; backing off");
+        assert!(milpa.get("/message/1/").ends_with("{\"message\": 1}"), "{class}: serves on afterwards");
+        assert!(milpa.terminate().success(), "{class}");
+    }
+}
