@@ -242,6 +242,22 @@ impl<R: Runtime> Server<R> {
     }
 }
 
+/// Returns `Pending` once, after asking to be polled again.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 async fn accept_loop<R: Runtime>(
     rt: R,
     listener: Bound<R>,
@@ -288,6 +304,11 @@ async fn accept_loop<R: Runtime>(
                     connection.await;
                     drop(token);
                 });
+                // One connection per turn: the new connection's task runs first,
+                // and worker processes sharing the socket (all woken by the same
+                // readiness) each get a chance at the next one instead of the
+                // first awake draining the whole backlog.
+                YieldNow(false).await;
             }
             Some(Err(error)) => {
                 // EMFILE, ENFILE, ENOBUFS…: wait instead of spinning on the error.
