@@ -369,6 +369,45 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn http2_websocket_frames_sent_before_the_answer_reach_the_application() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let (response, _) = client.send_request(Request::get("http://test/hello").body(()).unwrap(), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::OK);
+        let mut request = Request::builder()
+            .method(Method::CONNECT)
+            .uri("http://test/echo")
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
+        let (response, mut send) = client.send_request(request, false).unwrap();
+        // A masked text frame "early", on the stream before the server answered.
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x81, 0x80 | 5];
+        frame.extend_from_slice(&mask);
+        frame.extend(b"early".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        send.send_data(Bytes::from(frame), false).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        let mut got = Vec::new();
+        while got.len() < 7 {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), body.data())
+                .await
+                .expect("the early message is echoed")
+                .unwrap()
+                .unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(got, b"\x81\x05early", "the early message is echoed once accepted");
+        server.stop().await.unwrap();
+    }
+
     async fn http2_websocket_scope_says_http2() {
         let server = TestServer::start(ws_app).await;
         let tcp = TcpStream::connect(server.addr).await.unwrap();

@@ -1,7 +1,7 @@
 //! The HTTP/2 connection driver: socket ⇄ `milpa_h2::Connection` ⇄ one
 //! application future per stream, all polled inside the connection's task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -130,6 +130,9 @@ struct StreamTask {
     started: Instant,
     /// Holds the open-streams gauge up while the stream lives.
     _open: Option<crate::metrics::Open>,
+    /// DATA on a WebSocket stream before the application answered its handshake.
+    early: VecDeque<Bytes>,
+    early_eof: bool,
 }
 
 /// What applying one stream's output decided.
@@ -422,7 +425,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                         socket.session.finish(&self.rt, &self.ctx.tracker);
                     }
                 }
-                Event::Data { stream, data, end_stream } => match self.streams.get(&stream) {
+                Event::Data { stream, data, end_stream } => match self.streams.get_mut(&stream) {
+                    // WebSocket frames sent before the handshake's answer: kept (the
+                    // stream's window bounds them) for the session if it is accepted.
+                    Some(task) if task.websocket.is_some() => {
+                        task.early.push_back(data);
+                        task.early_eof |= end_stream;
+                    }
                     Some(task) => {
                         task.exchange.push(ReceiveEvent::Request { body: data, more_body: !end_stream });
                     }
@@ -576,6 +585,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 status: None,
                 started: now,
                 _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
+                early: VecDeque::new(),
+                early_eof: false,
             },
         );
     }
@@ -895,7 +906,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
         stream.exchange.disconnect();
         // Body the application took or will never take goes back to the window.
-        let unread = stream.exchange.take_consumed() + stream.exchange.drain_unread_body();
+        let early: usize = stream.early.iter().map(Bytes::len).sum();
+        let unread = stream.exchange.take_consumed() + stream.exchange.drain_unread_body() + early;
         if unread > 0 {
             let _ = self.conn.release_capacity(id, unread);
         }

@@ -88,7 +88,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 duration: Duration::ZERO,
             })
         });
-        let host = (!authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
+        // `host` carries the authority unless the client sent one itself.
+        let has_host = request.header("host").is_some();
+        let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
         let fields = request.headers();
         let headers = Headers::from_pairs(
             host.into_iter().chain(fields.iter().map(|field| (&field.name[..], &field.value[..]))),
@@ -155,12 +157,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         );
         let socket = Socket {
             session,
-            held: VecDeque::new(),
-            held_eof: false,
+            held: std::mem::take(&mut stream.early),
+            held_eof: stream.early_eof,
             blocked: VecDeque::new(),
             out: Vec::new(),
         };
         self.sockets.insert(id, socket);
+        self.feed(id);
         Outcome::Finished
     }
 
