@@ -82,6 +82,8 @@ struct Shared {
     kind: Kind,
     /// A WebSocket's close code and reason, given with its `WebSocketDisconnect`.
     close: Option<(u16, String)>,
+    /// The client a trusted proxy forwarded for (`ProxyHeaders`), for the access log.
+    forwarded_client: Option<std::net::SocketAddr>,
 }
 
 impl Shared {
@@ -242,6 +244,12 @@ impl Receiver {
 }
 
 impl Sender {
+    /// Tells the server which client a trusted proxy forwarded for, so that the
+    /// access log names it rather than the proxy.
+    pub(crate) fn report_client(&self, client: std::net::SocketAddr) {
+        lock(&self.shared).forwarded_client = Some(client);
+    }
+
     /// Sends `event`, waiting while the connection's queue for this scope is full
     /// (a slow client slows the application down instead of filling memory).
     pub async fn send(&mut self, event: SendEvent) -> Result<(), SendError> {
@@ -307,6 +315,7 @@ impl Exchange {
             progress: Progress::Start,
             kind,
             close: None,
+            forwarded_client: None,
         }));
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
@@ -336,9 +345,15 @@ impl Exchange {
             shared.disconnect_delivered = false;
             shared.body_wanted = false;
             shared.progress = Progress::Start;
+            shared.forwarded_client = None;
         }
         let shared = self.shared;
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
+    }
+
+    /// The client address `ProxyHeaders` put in the scope, if it did.
+    pub(crate) fn forwarded_client(&self) -> Option<std::net::SocketAddr> {
+        lock(&self.shared).forwarded_client
     }
 
     /// Whether another inbound event fits.

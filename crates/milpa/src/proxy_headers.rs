@@ -92,8 +92,9 @@ impl<A: App> App for ProxyHeaders<A> {
         };
         if client.is_some_and(|peer| self.is_trusted(peer.ip())) {
             let forwarded = self.read(headers);
-            if forwarded.client.is_some() {
-                *client = forwarded.client;
+            if let Some(forwarded_client) = forwarded.client {
+                *client = Some(forwarded_client);
+                send.report_client(forwarded_client);
             }
             let websocket = scheme.starts_with("ws");
             match (forwarded.proto.as_deref(), websocket) {

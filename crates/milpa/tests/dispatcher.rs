@@ -103,6 +103,19 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn access_log_names_the_forwarded_client() {
+        let path = std::env::temp_dir().join(format!("milpa-proxy-log-{}-{}", std::process::id(), unique()));
+        let mut config = test_config();
+        config.access_log = Some(path.clone());
+        config.access_log_format = "%(h)s %(s)s".to_owned();
+        let server = TestServer::start_with(config, milpa::ProxyHeaders::new(who)).await;
+        ask(&server, "X-Forwarded-For: 203.0.113.7\r\n").await;
+        ask(&server, "").await;
+        server.stop().await.unwrap();
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(log, "203.0.113.7 200\n127.0.0.1 200\n");
+    }
+
     async fn https_redirect_sends_plain_text_to_https() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let server = TestServer::start(milpa::HttpsRedirect::new(named("app", log, false))).await;

@@ -139,9 +139,3 @@ fn tls_setup() -> (milpa::Config, tokio_rustls::TlsConnector) {
     client.alpn_protocols = vec![b"h2".to_vec()];
     (config, tokio_rustls::TlsConnector::from(std::sync::Arc::new(client)))
 }
-
-/// A number of its own per call: the runtimes' runs of a test write their files at once.
-fn unique() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}

@@ -496,9 +496,3 @@ async fn h2_websocket(
     });
     WebSocketStream::from_raw_socket(ours, Role::Client, None).await
 }
-
-/// A number of its own per call: the runtimes' runs of a test write their files at once.
-fn unique() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}

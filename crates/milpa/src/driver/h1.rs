@@ -729,6 +729,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = Some(StatusCode::SWITCHING_PROTOCOLS);
             record.duration = current.started.elapsed();
+            record.client = current.exchange.forwarded_client().or(record.client);
             log.log(&record);
         }
         let ws =
@@ -942,6 +943,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = current.status;
             record.duration = current.started.elapsed();
+            record.client = current.exchange.forwarded_client().or(record.client);
             log.log(&record);
         }
         match current.task.take() {

@@ -239,6 +239,12 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
     }
 }
 
+/// A number of its own per call: the runtimes' runs of a test write their files at once.
+pub fn unique() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Fails with a clear message when an external tool is missing.
 pub fn require(tool: &str) {
     let found =

@@ -914,6 +914,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
             record.status = stream.status;
             record.duration = stream.started.elapsed();
+            record.client = stream.exchange.forwarded_client().or(record.client);
             log.log(&record);
         }
         if let Some(task) = stream.task.take() {

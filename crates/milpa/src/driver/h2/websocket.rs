@@ -143,6 +143,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
             record.status = Some(StatusCode::OK);
             record.duration = stream.started.elapsed();
+            record.client = stream.exchange.forwarded_client().or(record.client);
             log.log(&record);
         }
         let ws =
