@@ -54,5 +54,7 @@ fn main() -> Result<(), milpa::ServeError> {
             other => api.call(other, receive, send),
         }
     };
-    milpa::run(Config::default(), app)
+    // The defaults, with any `MILPA_<KEY>` environment variable applied
+    // (`MILPA_BIND=0.0.0.0:8080 cargo run --example …`).
+    milpa::run(Config::load(None).map_err(std::io::Error::other)?, app)
 }

@@ -19,5 +19,7 @@ fn main() -> Result<(), milpa::ServeError> {
         }
         http::Response::new(notes.join("\n") + "\n")
     });
-    milpa::run(Config::default(), app)
+    // The defaults, with any `MILPA_<KEY>` environment variable applied
+    // (`MILPA_BIND=0.0.0.0:8080 cargo run --example …`).
+    milpa::run(Config::load(None).map_err(std::io::Error::other)?, app)
 }

@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
     );
     let app = Dispatcher::new().mount("/api", milpa::tower(api)).mount("/", StaticFiles::new(&dir)?);
-    milpa::run(Config::default(), app)?;
+    // The defaults, with any `MILPA_<KEY>` environment variable applied
+    // (`MILPA_BIND=0.0.0.0:8080 cargo run --example …`).
+    milpa::run(Config::load(None).map_err(std::io::Error::other)?, app)?;
     Ok(())
 }
