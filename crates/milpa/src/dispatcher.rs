@@ -130,7 +130,7 @@ async fn fan_out_lifespan(
             Child { exchange, task: Some(task) }
         })
         .collect();
-    while let Some(event) = receive.receive().await {
+    while let Some(event) = next_event(&mut receive, &mut children).await {
         let startup = match event {
             ReceiveEvent::Startup => true,
             ReceiveEvent::Shutdown => false,
@@ -152,6 +152,26 @@ async fn fan_out_lifespan(
         }
     }
     Ok(())
+}
+
+/// Waits for the server's next lifespan event while the children's lifespan
+/// futures keep running (one may do work of its own between startup and shutdown).
+async fn next_event(receive: &mut Receiver, children: &mut [Child]) -> Option<ReceiveEvent> {
+    let mut next = std::pin::pin!(receive.receive());
+    poll_fn(|cx| {
+        if let Poll::Ready(event) = next.as_mut().poll(cx) {
+            return Poll::Ready(event);
+        }
+        for child in children.iter_mut() {
+            if let Some(task) = &mut child.task
+                && poll_app(task, cx).is_ready()
+            {
+                child.task = None;
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Polls the children until each answered the event just pushed (or ended);

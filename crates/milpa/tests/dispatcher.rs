@@ -75,6 +75,47 @@ async fn ask(server: &TestServer, headers: &str) -> String {
     response.rsplit("\r\n\r\n").next().unwrap_or_default().to_owned()
 }
 
+/// An application whose lifespan counts ticks of its own between startup and
+/// shutdown (a cache refresher, say), and answers requests with the count.
+fn ticking(ticks: Arc<std::sync::atomic::AtomicUsize>) -> impl milpa::App {
+    use std::sync::atomic::Ordering;
+    move |scope: Scope, mut receive: Receiver, mut send: Sender| {
+        let ticks = ticks.clone();
+        async move {
+            if !matches!(scope, Scope::Lifespan(_)) {
+                return Ok::<(), AppError>(());
+            }
+            while let Some(event) = receive.receive().await {
+                if event == ReceiveEvent::Startup {
+                    send.send(SendEvent::StartupComplete).await?;
+                    break;
+                }
+            }
+            loop {
+                let mut timer = async_io::Timer::after(Duration::from_millis(10));
+                let mut next = std::pin::pin!(receive.receive());
+                let event = std::future::poll_fn(|cx| {
+                    if let std::task::Poll::Ready(event) = next.as_mut().poll(cx) {
+                        return std::task::Poll::Ready(Some(event));
+                    }
+                    std::pin::Pin::new(&mut timer).poll(cx).map(|_| None)
+                })
+                .await;
+                match event {
+                    None => {
+                        ticks.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Some(Some(ReceiveEvent::Shutdown)) => {
+                        return Ok(send.send(SendEvent::ShutdownComplete).await?);
+                    }
+                    Some(None) => return Ok(()),
+                    Some(Some(_)) => {}
+                }
+            }
+        }
+    }
+}
+
 on_every_runtime! {
     async fn proxy_headers_are_believed_only_from_trusted_proxies() {
         // The test client connects from 127.0.0.1: a trusted proxy by default.
@@ -114,6 +155,15 @@ on_every_runtime! {
         server.stop().await.unwrap();
         let log = std::fs::read_to_string(&path).unwrap();
         assert_eq!(log, "203.0.113.7 200\n127.0.0.1 200\n");
+    }
+
+    async fn mounted_lifespans_keep_running_between_startup_and_shutdown() {
+        let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let server = TestServer::start(Dispatcher::new().mount("/", ticking(ticks.clone()))).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let counted = ticks.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(counted >= 5, "the mounted lifespan ticked {counted} times in 300 ms");
+        server.stop().await.unwrap();
     }
 
     async fn https_redirect_sends_plain_text_to_https() {
