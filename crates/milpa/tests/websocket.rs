@@ -299,6 +299,25 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn access_log_records_websocket_handshakes_with_their_headers() {
+        let path = std::env::temp_dir().join(format!("milpa-ws-log-{}-{}", std::process::id(), unique()));
+        let mut config = test_config();
+        config.access_log = Some(path.clone());
+        config.access_log_format = "%(r)s %(s)s %(a)s".to_owned();
+        let server = TestServer::start_with(config, ws_app).await;
+        let handshake = raw(
+            server.addr,
+            b"GET /echo HTTP/1.1\r\nHost: a\r\nUser-Agent: ws-tester\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            Duration::from_millis(300),
+        )
+        .await;
+        assert!(handshake.starts_with("HTTP/1.1 101"), "{handshake}");
+        server.stop().await.unwrap();
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(log, "GET /echo HTTP/1.1 101 ws-tester\n");
+    }
+
     async fn graceful_shutdown_closes_sockets_with_1001() {
         let mut server = TestServer::start(ws_app).await;
         let mut socket = connect(&server, "/echo").await;

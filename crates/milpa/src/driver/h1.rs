@@ -508,6 +508,26 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
     }
 
+    /// What the access log and the metrics will need of this request, if either is on.
+    fn record(&self, request: &Request, raw_path: &Bytes, query_string: &Bytes) -> Option<Box<Record>> {
+        let log = self.ctx.request_log.as_ref()?;
+        let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
+        Some(Box::new(Record {
+            client: self.peer,
+            method: request.method().clone(),
+            target: request.target().clone(),
+            path: raw_path.clone(),
+            query: query_string.clone(),
+            version: request.version(),
+            request_headers,
+            response_headers: Vec::new(),
+            status: None,
+            body_bytes: 0,
+            started: SystemTime::now(),
+            duration: Duration::ZERO,
+        }))
+    }
+
     fn start_request(&mut self, mut request: Request, now: Instant) {
         let ctx = &self.ctx;
         let (raw_path, query_string) = split_target(&request);
@@ -518,23 +538,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             pathsend: true,
             websocket_http_response: false,
         };
-        let record = ctx.request_log.as_ref().map(|log| {
-            let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
-            Box::new(Record {
-                client: self.peer,
-                method: request.method().clone(),
-                target: request.target().clone(),
-                path: raw_path.clone(),
-                query: query_string.clone(),
-                version: request.version(),
-                request_headers,
-                response_headers: Vec::new(),
-                status: None,
-                body_bytes: 0,
-                started: SystemTime::now(),
-                duration: Duration::ZERO,
-            })
-        });
+        let record = self.record(&request, &raw_path, &query_string);
         let version = request.version();
         let scope = self.scope(&mut request, version, extensions, raw_path, query_string);
         let (exchange, receiver, sender) = match self.spare.take() {
@@ -660,6 +664,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
         };
         let (raw_path, query_string) = split_target(&request);
+        // Before the scope takes the headers, which the access log may name.
+        let record = self.record(&request, &raw_path, &query_string);
         let scope = super::ws::scope(
             &self.ctx,
             Version::HTTP_11,
@@ -673,23 +679,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::WebSocket);
         exchange.push(ReceiveEvent::WebSocketConnect);
         let task = self.ctx.app.call(Scope::WebSocket(scope), receiver, sender);
-        let record = self.ctx.request_log.as_ref().map(|log| {
-            let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
-            Box::new(Record {
-                client: self.peer,
-                method: request.method().clone(),
-                target: request.target().clone(),
-                path: split_target(&request).0,
-                query: split_target(&request).1,
-                version: request.version(),
-                request_headers,
-                response_headers: Vec::new(),
-                status: None,
-                body_bytes: 0,
-                started: SystemTime::now(),
-                duration: Duration::ZERO,
-            })
-        });
         self.current = Some(Current {
             exchange,
             task: Some(task),

@@ -110,6 +110,23 @@ impl Drop for ResetRunning {
     }
 }
 
+/// A request's `:path`, whole and split at the `?`.
+struct Target {
+    target: Bytes,
+    raw_path: Bytes,
+    query_string: Bytes,
+}
+
+impl Target {
+    fn of(request: &milpa_h2::Request) -> Self {
+        let target = Bytes::copy_from_slice(request.path().unwrap_or(b"/"));
+        let query_start = target.iter().position(|&b| b == b'?');
+        let raw_path = target.slice(..query_start.unwrap_or(target.len()));
+        let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
+        Self { target, raw_path, query_string }
+    }
+}
+
 struct StreamTask {
     exchange: Exchange,
     task: Option<crate::app::AppFuture>,
@@ -465,6 +482,32 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         progress
     }
 
+    /// What the access log and the metrics will need of this request, if either is on.
+    fn record(
+        &self,
+        request: &milpa_h2::Request,
+        target: &Bytes,
+        raw_path: &Bytes,
+        query_string: &Bytes,
+    ) -> Option<Box<Record>> {
+        let log = self.ctx.request_log.as_ref()?;
+        let request_headers = log.request_headers(|name| request.header(name));
+        Some(Box::new(Record {
+            client: self.peer,
+            method: request.method().clone(),
+            target: target.clone(),
+            path: raw_path.clone(),
+            query: query_string.clone(),
+            version: Version::HTTP_2,
+            request_headers,
+            response_headers: Vec::new(),
+            status: None,
+            body_bytes: 0,
+            started: SystemTime::now(),
+            duration: Duration::ZERO,
+        }))
+    }
+
     fn start_request(
         &mut self,
         stream: StreamId,
@@ -473,30 +516,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         now: Instant,
     ) {
         let ctx = &self.ctx;
-        let target = Bytes::copy_from_slice(request.path().unwrap_or(b"/"));
-        let query_start = target.iter().position(|&b| b == b'?');
-        let raw_path = target.slice(..query_start.unwrap_or(target.len()));
-        let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
+        let Target { target, raw_path, query_string } = Target::of(&request);
         let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
-        let record = ctx.request_log.as_ref().map(|log| {
-            let request_headers = log.request_headers(|name| request.header(name));
-            Box::new(Record {
-                client: self.peer,
-                method: method.clone(),
-                target: target.clone(),
-                path: raw_path.clone(),
-                query: query_string.clone(),
-                version: Version::HTTP_2,
-                request_headers,
-                response_headers: Vec::new(),
-                status: None,
-                body_bytes: 0,
-                started: SystemTime::now(),
-                duration: Duration::ZERO,
-            })
-        });
+        let record = self.record(&request, &target, &raw_path, &query_string);
         // `host` carries the authority, as HTTP/1.1 applications expect it.
         let has_host = request.header("host").is_some();
         let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));

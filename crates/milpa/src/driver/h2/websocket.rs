@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::task::Context;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -12,8 +12,7 @@ use http::{StatusCode, Version};
 use milpa_h2::SendError;
 use milpa_h2::frame::{Reason, StreamId};
 
-use super::{Driver, Outcome};
-use crate::access_log::Record;
+use super::{Driver, Outcome, Target};
 use crate::app::{HeaderList, Headers, ReceiveEvent, Scope};
 use crate::driver::ws::{self, Session};
 use crate::exchange::{Exchange, Kind};
@@ -66,28 +65,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 return;
             }
         };
-        let target = Bytes::copy_from_slice(request.path().unwrap_or(b"/"));
-        let query_start = target.iter().position(|&b| b == b'?');
-        let raw_path = target.slice(..query_start.unwrap_or(target.len()));
-        let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
+        let Target { target, raw_path, query_string } = Target::of(&request);
         let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
-        let record = self.ctx.request_log.as_ref().map(|log| {
-            let request_headers = log.request_headers(|name| request.header(name));
-            Box::new(Record {
-                client: self.peer,
-                method: request.method().clone(),
-                target: target.clone(),
-                path: raw_path.clone(),
-                query: query_string.clone(),
-                version: Version::HTTP_2,
-                request_headers,
-                response_headers: Vec::new(),
-                status: None,
-                body_bytes: 0,
-                started: SystemTime::now(),
-                duration: Duration::ZERO,
-            })
-        });
+        let record = self.record(&request, &target, &raw_path, &query_string);
         // `host` carries the authority unless the client sent one itself.
         let has_host = request.header("host").is_some();
         let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
