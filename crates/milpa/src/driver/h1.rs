@@ -14,7 +14,8 @@ use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, Request};
 
 use super::file::{FileEvent, FileSend};
-use super::write::WriteQueue;
+use super::timer::Timer;
+use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, TaskEnd, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
@@ -66,15 +67,13 @@ pub(crate) async fn serve<R, S>(
         ctx: ctx.clone(),
         tls,
         writes: WriteQueue::new(ctx.metrics.clone()),
-        sleep: None,
-        armed: None,
+        timer: Timer::new(),
         current: None,
         spare: None,
         date: None,
         shutdown_seen: false,
         eof: false,
         closing: false,
-        stalled_since: None,
         phase: Phase::Serving,
     };
     std::future::poll_fn(|cx| Pin::new(&mut driver).poll(cx)).await;
@@ -158,8 +157,7 @@ struct Driver<R: Runtime, S> {
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
     writes: WriteQueue,
-    sleep: Option<R::Sleep>,
-    armed: Option<Instant>,
+    timer: Timer<R>,
     current: Option<Current>,
     /// The last request's exchange, reused when nothing else holds it.
     spare: Option<Exchange>,
@@ -173,7 +171,6 @@ struct Driver<R: Runtime, S> {
     /// The connection must end as soon as the queued bytes are out.
     closing: bool,
     /// Since when queued output has been waiting for a client that does not read.
-    stalled_since: Option<Instant>,
     phase: Phase,
 }
 
@@ -227,14 +224,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
             }
-            let before = self.writes.len();
-            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
-            let wrote = self.writes.len() < before;
-            self.stalled_since = match (flushed, wrote) {
-                (true, _) => None,
-                (false, true) => Some(now),
-                (false, false) => self.stalled_since.or(Some(now)),
-            };
+            let Flushed { all: flushed, some: wrote } = self.writes.flush(&mut self.io, cx, now)?;
             if flushed && self.conn.is_switched() && (self.upgrade.is_some() || self.websocket.is_some()) {
                 // The 101 is out: the socket now belongs to HTTP/2.
                 return Poll::Ready(Ok(()));
@@ -329,51 +319,29 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
         }
         self.phase = Phase::Lingering { until, budget };
-        let sleep = self.sleep.get_or_insert_with(|| self.rt.sleep_until(until));
-        if self.armed != Some(until) {
-            self.rt.reset_sleep(sleep, until);
-            self.armed = Some(until);
-        }
-        Pin::new(sleep).poll(cx).map(|()| Ok(()))
+        self.timer.poll_until(&self.rt, until, cx).map(Ok)
     }
 
     /// The earliest deadline: the state machine's, or the send timeout while
     /// output waits for a client that does not read.
     fn deadline(&self) -> Option<Instant> {
-        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        let stall = self.writes.stall_deadline(self.ctx.config.send_timeout);
         match (self.conn.poll_timeout(), stall) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Keeps the timer armed no later than the deadline; fires it when due. A
-    /// deadline that moved later (the keep-alive clock restarting after every
-    /// response) does not re-arm the timer: the early wake-up finds nothing
-    /// expired and re-arms then, so a busy connection touches its timer about once
-    /// per timeout instead of once per request.
+    /// Fires the timer when the earliest deadline is due (see [`Timer`]).
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
         let Some(deadline) = self.deadline() else {
             return Ok(false);
         };
-        let rearm = self.armed.is_none_or(|armed| deadline < armed);
-        match &mut self.sleep {
-            Some(sleep) if rearm => self.rt.reset_sleep(sleep, deadline),
-            Some(_) => {}
-            None => self.sleep = Some(self.rt.sleep_until(deadline)),
-        }
-        if rearm {
-            self.armed = Some(deadline);
-        }
-        let Some(sleep) = &mut self.sleep else { return Ok(false) };
-        if Pin::new(sleep).poll(cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
             return Ok(false);
         }
-        self.armed = None;
         let now = Instant::now();
-        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
-        }
+        self.writes.check_stall(now, self.ctx.config.send_timeout)?;
         self.conn.handle_timeout(now);
         Ok(true)
     }

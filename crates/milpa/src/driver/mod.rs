@@ -8,6 +8,7 @@ mod file;
 pub(crate) mod h1;
 pub(crate) mod h2;
 mod scratch;
+mod timer;
 mod write;
 pub(crate) mod ws;
 

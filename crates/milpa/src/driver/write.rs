@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures_io::AsyncWrite;
@@ -17,6 +18,17 @@ pub(crate) struct WriteQueue {
     len: usize,
     /// Counts the bytes written, when metrics are on.
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// Since when output has waited without a byte taken by the socket.
+    stalled_since: Option<Instant>,
+}
+
+/// What one [`WriteQueue::flush`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flushed {
+    /// Everything queued is out.
+    pub(crate) all: bool,
+    /// Some bytes went out.
+    pub(crate) some: bool,
 }
 
 impl WriteQueue {
@@ -33,6 +45,38 @@ impl WriteQueue {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Writes what the socket takes and keeps the send-timeout clock: it runs
+    /// while output waits and nothing goes out, and stops once something does.
+    pub(crate) fn flush<W>(&mut self, io: &mut W, cx: &mut Context<'_>, now: Instant) -> io::Result<Flushed>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        let before = self.len;
+        let all = self.poll_flush(io, cx)?.is_ready();
+        let some = self.len < before;
+        self.stalled_since = match (all, some) {
+            (true, _) => None,
+            (false, true) => Some(now),
+            (false, false) => self.stalled_since.or(Some(now)),
+        };
+        Ok(Flushed { all, some })
+    }
+
+    /// When the send timeout expires for output that is not being read.
+    pub(crate) fn stall_deadline(&self, send_timeout: Duration) -> Option<Instant> {
+        self.stalled_since.map(|since| since + send_timeout)
+    }
+
+    /// An error once the client has read nothing of the pending output for `send_timeout`.
+    pub(crate) fn check_stall(&self, now: Instant, send_timeout: Duration) -> io::Result<()> {
+        match self.stall_deadline(send_timeout) {
+            Some(deadline) if now >= deadline => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Writes until everything is out (`Ready(Ok)`), the socket is full (`Pending`),

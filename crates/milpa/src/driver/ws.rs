@@ -2,7 +2,6 @@
 //! over any transport — a whole HTTP/1.1 connection after its 101 (served here
 //! by [`serve_h1`]) or one HTTP/2 stream (served by the HTTP/2 driver).
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 
-use super::write::WriteQueue;
+use super::timer::Timer;
+use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, TaskEnd, poll_app};
 use crate::app::{
     AppFuture, Extensions, Headers, Message, ReceiveEvent, SendError, SendEvent, WebSocketScope,
@@ -345,11 +345,9 @@ pub(crate) async fn serve_h1<R, S>(
         session,
         writes: WriteQueue::new(ctx.metrics.clone()),
         out: Vec::new(),
-        sleep: None,
-        armed: None,
+        timer: Timer::new(),
         shutdown_seen: false,
         eof: false,
-        stalled_since: None,
     };
     transport.session.receive(&initial);
     let result = std::future::poll_fn(|cx| transport.poll(cx)).await;
@@ -367,13 +365,11 @@ struct Transport<R: Runtime, S> {
     session: Session,
     writes: WriteQueue,
     out: Vec<Bytes>,
-    sleep: Option<R::Sleep>,
-    armed: Option<Instant>,
+    timer: Timer<R>,
     graceful: Watch,
     force: Watch,
     shutdown_seen: bool,
     eof: bool,
-    stalled_since: Option<Instant>,
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
@@ -393,14 +389,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
             for piece in self.out.drain(..) {
                 self.writes.push(piece);
             }
-            let before = self.writes.len();
-            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
-            let wrote = self.writes.len() < before;
-            self.stalled_since = match (flushed, wrote) {
-                (true, _) => None,
-                (false, true) => Some(now),
-                (false, false) => self.stalled_since.or(Some(now)),
-            };
+            let Flushed { all: flushed, some: wrote } = self.writes.flush(&mut self.io, cx, now)?;
             if flushed && self.session.is_finished() {
                 return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
             }
@@ -442,23 +431,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        let stall = self.writes.stall_deadline(self.ctx.config.send_timeout);
         let Some(deadline) = [self.session.deadline(), stall].into_iter().flatten().min() else {
             return Ok(false);
         };
-        let sleep = self.sleep.get_or_insert_with(|| self.rt.sleep_until(deadline));
-        if self.armed != Some(deadline) {
-            self.rt.reset_sleep(sleep, deadline);
-            self.armed = Some(deadline);
-        }
-        if Pin::new(sleep).poll(cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
             return Ok(false);
         }
-        self.armed = None;
         let now = Instant::now();
-        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
-        }
+        self.writes.check_stall(now, self.ctx.config.send_timeout)?;
         self.session.handle_timeout(now);
         Ok(true)
     }

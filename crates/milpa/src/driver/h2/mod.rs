@@ -18,7 +18,8 @@ use milpa_h2::frame::{Reason, StreamId};
 use milpa_h2::{Connection, Event, SendError};
 
 use super::file::{FileEvent, FileSend};
-use super::write::WriteQueue;
+use super::timer::Timer;
+use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, TaskEnd, poll_app};
 use websocket::Socket;
 
@@ -167,8 +168,7 @@ struct Driver<R: Runtime, S> {
     tls: Option<Arc<TlsInfo>>,
     conn: Connection,
     writes: WriteQueue,
-    sleep: Option<R::Sleep>,
-    armed: Option<Instant>,
+    timer: Timer<R>,
     streams: HashMap<StreamId, StreamTask>,
     /// Streams carrying an accepted WebSocket.
     sockets: HashMap<StreamId, Socket>,
@@ -178,7 +178,6 @@ struct Driver<R: Runtime, S> {
     force: Watch,
     shutdown_seen: bool,
     eof: bool,
-    stalled_since: Option<Instant>,
     /// Since when no stream has been open: past the keep-alive timeout the
     /// connection is shut down gracefully.
     idle_since: Option<Instant>,
@@ -232,14 +231,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             ctx: ctx.clone(),
             tls,
             writes: WriteQueue::new(ctx.metrics.clone()),
-            sleep: None,
-            armed: None,
+            timer: Timer::new(),
             streams: HashMap::new(),
             sockets: HashMap::new(),
             date: None,
             shutdown_seen: false,
             eof: false,
-            stalled_since: None,
             idle_since: None,
             reset_running: Arc::new(AtomicUsize::new(0)),
         }
@@ -277,14 +274,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
             }
-            let before = self.writes.len();
-            let flushed = self.writes.poll_flush(&mut self.io, cx)?.is_ready();
-            let wrote = self.writes.len() < before;
-            self.stalled_since = match (flushed, wrote) {
-                (true, _) => None,
-                (false, true) => Some(now),
-                (false, false) => self.stalled_since.or(Some(now)),
-            };
+            let Flushed { all: flushed, some: wrote } = self.writes.flush(&mut self.io, cx, now)?;
             if flushed && self.conn.is_finished() {
                 return Pin::new(&mut self.io).poll_close(cx).map(|_| Ok(()));
             }
@@ -382,31 +372,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        let stall = self.stalled_since.map(|since| since + self.ctx.config.send_timeout);
+        let stall = self.writes.stall_deadline(self.ctx.config.send_timeout);
         let idle = self.idle_since.filter(|_| !self.shutdown_seen).map(|since| since + self.idle_limit());
         let sockets = self.sockets.values().filter_map(|socket| socket.session.deadline()).min();
         let Some(deadline) = [self.conn.poll_timeout(), stall, idle, sockets].into_iter().flatten().min()
         else {
             return Ok(false);
         };
-        let rearm = self.armed.is_none_or(|armed| deadline < armed);
-        match &mut self.sleep {
-            Some(sleep) if rearm => self.rt.reset_sleep(sleep, deadline),
-            Some(_) => {}
-            None => self.sleep = Some(self.rt.sleep_until(deadline)),
-        }
-        if rearm {
-            self.armed = Some(deadline);
-        }
-        let Some(sleep) = &mut self.sleep else { return Ok(false) };
-        if Pin::new(sleep).poll(cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
             return Ok(false);
         }
-        self.armed = None;
         let now = Instant::now();
-        if self.stalled_since.is_some_and(|since| now >= since + self.ctx.config.send_timeout) {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading (send timeout)"));
-        }
+        self.writes.check_stall(now, self.ctx.config.send_timeout)?;
         if !self.shutdown_seen && self.idle_since.is_some_and(|since| now >= since + self.idle_limit()) {
             // Idle past the keep-alive timeout: the double GOAWAY, then close.
             self.shutdown_seen = true;
