@@ -262,7 +262,8 @@ impl Config {
         table.try_into().map_err(|e| format!("invalid config: {e}"))
     }
 
-    /// The configuration as TOML, every key included (`milpa --print-config`).
+    /// The configuration as TOML (`milpa --print-config`): every key with a value;
+    /// unset options are left out, TOML having no null.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|error| format!("# cannot print the config: {error}\n"))
     }
