@@ -377,7 +377,7 @@ where
         };
     };
     let deadline = rt.sleep_until(Instant::now() + ctx.config.tls_handshake_timeout);
-    let handshake = async { Some(crate::tls::accept(stream, tls).await) };
+    let handshake = async { Some(Box::pin(crate::tls::accept(stream, tls)).await) };
     let timed_out = async {
         deadline.await;
         None

@@ -80,13 +80,14 @@ pub(crate) async fn serve<R, S>(
     if let Some(session) = driver.websocket.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
         let Driver { rt, io, peer, ctx, .. } = driver;
-        super::ws::serve_h1(rt, io, peer, ctx, *session, initial).await;
+        Box::pin(super::ws::serve_h1(rt, io, peer, ctx, *session, initial)).await;
         return;
     }
     if let Some(upgrade) = driver.upgrade.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
         let Driver { rt, io, peer, ctx, .. } = driver;
-        super::h2::serve_upgraded(rt, io, peer, ctx, upgrade.settings, *upgrade.scope, initial).await;
+        Box::pin(super::h2::serve_upgraded(rt, io, peer, ctx, upgrade.settings, *upgrade.scope, initial))
+            .await;
     }
 }
 
