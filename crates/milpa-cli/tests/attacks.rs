@@ -507,12 +507,12 @@ fn wire_len(frames: usize, payload: usize) -> usize {
 fn http1_attacks(server: &mut Server, bystander: &mut Bystander) {
     let addr = server.addr;
     // Memory grows with the connections held (each costs a task and its state:
-    // under 20 KiB in this debug build), and no further.
+    // under 10 KiB in this debug build, 5–7 KiB in a release one), and no further.
     server.attack_bounded(
         bystander,
         "slowloris",
         "10 000 connections, one header byte each every second",
-        10_000 * 20,
+        10_000 * 10,
         |server| {
             let mut idle: Vec<TcpStream> = Vec::with_capacity(10_000);
             for _ in 0..10_000 {
