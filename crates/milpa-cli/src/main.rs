@@ -18,6 +18,13 @@ Examples:
                                           the demo page compares HTTP/2 and HTTP/1.1
   milpa static ./public                   serve a directory
   milpa -k smol --threads 2               the smol runtime with two threads
+  milpa -w 4 --bind 0.0.0.0:8000 --pid /run/milpa.pid
+                                          four worker processes; kill -HUP $(cat /run/milpa.pid)
+                                          replaces them one by one, no request lost
+  milpa --metrics-bind 127.0.0.1:9100 --statsd-host 127.0.0.1:8125
+                                          Prometheus at /metrics, StatsD over UDP
+  MILPA_KEEP_ALIVE_TIMEOUT=10 milpa --print-config
+                                          the effective configuration as TOML
   milpa --config milpa.toml               every option from a TOML file (flags win)";
 
 /// An HTTP server in the spirit of Hypercorn.
