@@ -269,6 +269,15 @@ impl H2 {
     }
 }
 
+/// Floods `wire` and expects GOAWAY(ENHANCE_YOUR_CALM) back; returns the answer's name.
+fn calmed(h2: &mut H2, wire: Vec<u8>) -> String {
+    let writer = flood(&h2.stream, wire);
+    let code = h2.goaway();
+    writer.join().unwrap();
+    assert_eq!(code, Some(ENHANCE_YOUR_CALM));
+    reason(code)
+}
+
 fn reason(code: Option<u32>) -> String {
     match code {
         Some(ENHANCE_YOUR_CALM) => "GOAWAY(ENHANCE_YOUR_CALM)".to_owned(),
@@ -313,11 +322,7 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
                 ));
                 wire.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
             }
-            let writer = flood(&h2.stream, wire);
-            let code = h2.goaway();
-            writer.join().unwrap();
-            assert_eq!(code, Some(ENHANCE_YOUR_CALM));
-            format!("{} once 21 applications ran on for reset streams", reason(code))
+            format!("{} once 21 applications ran on for reset streams", calmed(&mut h2, wire))
         },
     );
     server.attack(
@@ -359,11 +364,7 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
             wire.extend(frame(HEADERS, END_HEADERS, id, &request_block("/message/1/")));
             wire.extend(frame(WINDOW_UPDATE, 0, id, &0u32.to_be_bytes()));
         }
-        let writer = flood(&h2.stream, wire);
-        let code = h2.goaway();
-        writer.join().unwrap();
-        assert_eq!(code, Some(ENHANCE_YOUR_CALM));
-        reason(code)
+        calmed(&mut h2, wire)
     });
     server.attack(
         bystander,
@@ -375,11 +376,7 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
             for _ in 0..100_000 {
                 wire.extend(frame(CONTINUATION, 0, 1, &[0x00, 0x01, b'a', 0x01, b'b']));
             }
-            let writer = flood(&h2.stream, wire);
-            let code = h2.goaway();
-            writer.join().unwrap();
-            assert_eq!(code, Some(ENHANCE_YOUR_CALM));
-            reason(code)
+            calmed(&mut h2, wire)
         },
     );
     server.attack(
@@ -443,10 +440,7 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
         for _ in 0..1000 {
             wire.extend(frame(DATA, 0, 1, &[]));
         }
-        let _ = h2.stream.write_all(&wire);
-        let code = h2.goaway();
-        assert_eq!(code, Some(ENHANCE_YOUR_CALM));
-        reason(code)
+        calmed(&mut h2, wire)
     });
     server.attack(
         bystander,

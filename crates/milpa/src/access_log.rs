@@ -32,6 +32,34 @@ pub(crate) struct Record {
     pub(crate) duration: Duration,
 }
 
+impl Record {
+    /// A request just begun: its status, size and duration are filled in as it ends.
+    pub(crate) fn begin(
+        client: Option<SocketAddr>,
+        method: Method,
+        target: Bytes,
+        path: Bytes,
+        query: Bytes,
+        version: Version,
+        request_headers: Vec<(String, Bytes)>,
+    ) -> Box<Self> {
+        Box::new(Self {
+            client,
+            method,
+            target,
+            path,
+            query,
+            version,
+            request_headers,
+            response_headers: Vec::new(),
+            status: None,
+            body_bytes: 0,
+            started: SystemTime::now(),
+            duration: Duration::ZERO,
+        })
+    }
+}
+
 /// A destination and a format.
 pub(crate) struct AccessLog {
     sink: Mutex<Box<dyn Write + Send>>,

@@ -400,14 +400,7 @@ on_every_runtime! {
         let mut client = client.ready().await.unwrap();
         let (response, _) = client.send_request(Request::get("http://test/hello").body(()).unwrap(), true).unwrap();
         assert_eq!(response.await.unwrap().status(), StatusCode::OK);
-        let mut request = Request::builder()
-            .method(Method::CONNECT)
-            .uri("http://test/echo")
-            .header("sec-websocket-version", "13")
-            .body(())
-            .unwrap();
-        request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
-        let (response, mut send) = client.send_request(request, false).unwrap();
+        let (response, mut send) = client.send_request(extended_connect("/echo"), false).unwrap();
         // A masked text frame "early", on the stream before the server answered.
         let mask = [1u8, 2, 3, 4];
         let mut frame = vec![0x81, 0x80 | 5];
@@ -465,12 +458,8 @@ fn tls_setup(tag: &str, alpn: &[&[u8]]) -> (milpa::Config, tokio_rustls::TlsConn
     (config, tokio_rustls::TlsConnector::from(Arc::new(client)))
 }
 
-/// Opens a WebSocket on an HTTP/2 stream with extended CONNECT and runs
-/// tungstenite's client framing over it (through an in-memory pipe).
-async fn h2_websocket(
-    client: &mut h2::client::SendRequest<Bytes>,
-    path: &str,
-) -> WebSocketStream<tokio::io::DuplexStream> {
+/// The extended CONNECT request of a WebSocket handshake over HTTP/2 (RFC 8441).
+fn extended_connect(path: &str) -> Request<()> {
     let mut request = Request::builder()
         .method(Method::CONNECT)
         .uri(format!("http://test{path}"))
@@ -478,7 +467,16 @@ async fn h2_websocket(
         .body(())
         .unwrap();
     request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
-    let (response, mut send) = client.send_request(request, false).unwrap();
+    request
+}
+
+/// Opens a WebSocket on an HTTP/2 stream with extended CONNECT and runs
+/// tungstenite's client framing over it (through an in-memory pipe).
+async fn h2_websocket(
+    client: &mut h2::client::SendRequest<Bytes>,
+    path: &str,
+) -> WebSocketStream<tokio::io::DuplexStream> {
+    let (response, mut send) = client.send_request(extended_connect(path), false).unwrap();
     let response = response.await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut recv = response.into_body();

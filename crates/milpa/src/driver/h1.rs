@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -481,20 +481,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn record(&self, request: &Request, raw_path: &Bytes, query_string: &Bytes) -> Option<Box<Record>> {
         let log = self.ctx.request_log.as_ref()?;
         let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
-        Some(Box::new(Record {
-            client: self.peer,
-            method: request.method().clone(),
-            target: request.target().clone(),
-            path: raw_path.clone(),
-            query: query_string.clone(),
-            version: request.version(),
+        Some(Record::begin(
+            self.peer,
+            request.method().clone(),
+            request.target().clone(),
+            raw_path.clone(),
+            query_string.clone(),
+            request.version(),
             request_headers,
-            response_headers: Vec::new(),
-            status: None,
-            body_bytes: 0,
-            started: SystemTime::now(),
-            duration: Duration::ZERO,
-        }))
+        ))
     }
 
     fn start_request(&mut self, mut request: Request, now: Instant) {

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -469,20 +469,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     ) -> Option<Box<Record>> {
         let log = self.ctx.request_log.as_ref()?;
         let request_headers = log.request_headers(|name| request.header(name));
-        Some(Box::new(Record {
-            client: self.peer,
-            method: request.method().clone(),
-            target: target.clone(),
-            path: raw_path.clone(),
-            query: query_string.clone(),
-            version: Version::HTTP_2,
+        Some(Record::begin(
+            self.peer,
+            request.method().clone(),
+            target.clone(),
+            raw_path.clone(),
+            query_string.clone(),
+            Version::HTTP_2,
             request_headers,
-            response_headers: Vec::new(),
-            status: None,
-            body_bytes: 0,
-            started: SystemTime::now(),
-            duration: Duration::ZERO,
-        }))
+        ))
     }
 
     fn start_request(
