@@ -161,6 +161,9 @@ if [[ ! $N =~ ^[0-9]+$ ]] || ((N < 100)); then die "N must be an integer >= 100 
 ensure_tools
 mkdir -p "$OUT_DIR"
 for s in "${SERVERS[@]}"; do resolve_addr "$s"; done
+# milpa reads MILPA_* variables as its configuration and refuses unknown ones:
+# this script's own settings must not reach the servers' environment.
+unset MILPA_CMD MILPA_ADDR
 [[ ${ADDR[milpa]} != "${ADDR[hyper]}" ]] || die "milpa and hyper both use ${ADDR[milpa]}"
 for s in "${SERVERS[@]}"; do start_server "$s"; done
 

@@ -114,16 +114,23 @@ impl Headers {
 
     /// Builds a section from name/value pairs (for example from an HTTP/2 header
     /// block), copying them into one buffer; names are lower-cased.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Self {
-        let mut raw = BytesMut::new();
-        let mut ranges = Vec::new();
+    pub fn from_pairs<'a, I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8]), IntoIter: Clone>,
+    {
+        let pairs = pairs.into_iter();
+        let (count, size) =
+            pairs.clone().fold((0, 0), |(count, size), (n, v)| (count + 1, size + n.len() + v.len()));
+        let mut raw = BytesMut::with_capacity(size);
+        let mut ranges = Vec::with_capacity(count);
         for (name, value) in pairs {
-            let name_start = raw.len() as u32;
-            raw.extend(name.iter().map(u8::to_ascii_lowercase));
-            let value_start = raw.len() as u32;
+            let name_start = raw.len();
+            raw.extend_from_slice(name);
+            raw[name_start..].make_ascii_lowercase();
+            let value_start = raw.len();
             raw.extend_from_slice(value);
-            let name = (name_start, value_start);
-            ranges.push(Field { name, lower: name, value: (value_start, raw.len() as u32) });
+            let name = (name_start as u32, value_start as u32);
+            ranges.push(Field { name, lower: name, value: (value_start as u32, raw.len() as u32) });
         }
         let raw = raw.freeze();
         Self { lower: raw.clone(), raw, fields: ranges }

@@ -9,25 +9,20 @@ use milpa_hpack::HeaderField;
 use crate::connection::{Closed, Connection, PREFACE_LEN, SHUTDOWN_PING, Shutdown, Timer};
 use crate::error::{ErrorKind, SendError};
 use crate::frame::{GoAwayFrame, PingFrame, Reason, RstStreamFrame, StreamId, WindowUpdateFrame};
-use crate::headers::{self, Outgoing};
+use crate::headers;
 use crate::stream::{Recv, Send, Stream};
 
-/// Checks the fields the application wants to send; keeps those HTTP/2 can carry.
-fn outgoing<I, N, V>(fields: I) -> Result<Vec<(N, V)>, SendError>
+/// Checks every field the application wants to send, before any is encoded: HPACK
+/// encoding changes the dynamic table, so a block cannot be abandoned halfway.
+fn check_outgoing<N, V>(fields: impl Iterator<Item = (N, V)>) -> Result<(), SendError>
 where
-    I: IntoIterator<Item = (N, V)>,
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
 {
-    let mut kept = Vec::new();
     for (name, value) in fields {
-        match headers::outgoing(name.as_ref(), value.as_ref()) {
-            Ok(Outgoing::Keep) => kept.push((name, value)),
-            Ok(Outgoing::Drop) => {}
-            Err(()) => return Err(SendError::InvalidHeader),
-        }
+        headers::outgoing(name.as_ref(), value.as_ref()).map_err(|()| SendError::InvalidHeader)?;
     }
-    Ok(kept)
+    Ok(())
 }
 
 impl Connection {
@@ -50,7 +45,7 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), SendError>
     where
-        I: IntoIterator<Item = (N, V)>,
+        I: IntoIterator<Item = (N, V), IntoIter: Clone>,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
@@ -60,9 +55,9 @@ impl Connection {
         if self.open_stream(stream)?.send != Send::Idle {
             return Err(SendError::WrongState(stream));
         }
-        let fields = outgoing(fields)?;
-        let block = self
-            .encode_block(status.as_str().as_bytes(), fields.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
+        let fields = fields.into_iter();
+        check_outgoing(fields.clone())?;
+        let block = self.encode_block(status.as_str().as_bytes(), fields);
         self.write_header_block(stream, block, end_stream, None);
         if let Some(state) = self.streams.get_mut(&stream) {
             if end_stream {
@@ -85,7 +80,7 @@ impl Connection {
         fields: I,
     ) -> Result<(), SendError>
     where
-        I: IntoIterator<Item = (N, V)>,
+        I: IntoIterator<Item = (N, V), IntoIter: Clone>,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
@@ -95,9 +90,9 @@ impl Connection {
         if self.open_stream(stream)?.send != Send::Idle {
             return Err(SendError::WrongState(stream));
         }
-        let fields = outgoing(fields)?;
-        let block = self
-            .encode_block(status.as_str().as_bytes(), fields.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
+        let fields = fields.into_iter();
+        check_outgoing(fields.clone())?;
+        let block = self.encode_block(status.as_str().as_bytes(), fields);
         self.write_header_block(stream, block, false, None);
         Ok(())
     }
@@ -148,11 +143,15 @@ impl Connection {
         if self.open_stream(stream)?.send != Send::Open {
             return Err(SendError::WrongState(stream));
         }
-        let fields = outgoing(fields)?;
-        let fields = fields
-            .iter()
-            .map(|(n, v)| (Bytes::copy_from_slice(n.as_ref()), Bytes::copy_from_slice(v.as_ref())))
-            .collect();
+        let mut kept = Vec::new();
+        for (name, value) in fields {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            headers::outgoing(name, value).map_err(|()| SendError::InvalidHeader)?;
+            if !headers::is_connection_specific(name) {
+                kept.push((Bytes::copy_from_slice(name), Bytes::copy_from_slice(value)));
+            }
+        }
+        let fields = kept;
         if let Some(state) = self.streams.get_mut(&stream) {
             state.trailers = Some(fields);
             state.send = Send::Done;
@@ -207,7 +206,7 @@ impl Connection {
             return Err(SendError::InvalidPushRequest);
         }
         let promised = StreamId::new(next as u32);
-        let block = self.encode_block(b"", fields.iter().map(|f| (&f.name[..], &f.value[..])));
+        let block = self.encode_block(b"", fields.iter().map(|f| (&f.name, &f.value)));
         self.write_header_block(stream, block, false, Some(promised));
         let mut pushed = Stream::new(promised, self.peer.initial_window_size, 0);
         pushed.recv = Recv::Closed;

@@ -95,6 +95,10 @@ pub(crate) struct PartialBlock {
     pub(crate) continuations: usize,
 }
 
+/// Send queues of closed streams kept for new streams: as many as a client typically
+/// has open at once.
+const SPARE_QUEUES: usize = 32;
+
 /// The server side of an HTTP/2 connection, as a sans-IO state machine.
 ///
 /// Feed it what the socket reads ([`receive`](Self::receive),
@@ -119,6 +123,10 @@ pub struct Connection {
     pub(crate) events: VecDeque<Event>,
     pub(crate) decoder: Decoder,
     pub(crate) encoder: Encoder,
+    /// Where header blocks are encoded before they are framed (see `encode_block`).
+    pub(crate) block_buffer: BytesMut,
+    /// Send queues of closed streams, reused by new ones.
+    pub(crate) spare_queues: Vec<VecDeque<Bytes>>,
     pub(crate) streams: BTreeMap<StreamId, Stream>,
     /// Streams with something to send, in round-robin order.
     pub(crate) ready: VecDeque<StreamId>,
@@ -183,6 +191,8 @@ impl Connection {
             events: VecDeque::new(),
             decoder,
             encoder: Encoder::new(),
+            block_buffer: BytesMut::new(),
+            spare_queues: Vec::new(),
             streams: BTreeMap::new(),
             ready: VecDeque::new(),
             recently_closed: VecDeque::new(),
@@ -559,7 +569,12 @@ impl Connection {
     /// Removes a stream from every structure; the data the application had not released
     /// is credited back to the connection window.
     pub(crate) fn remove_stream(&mut self, id: StreamId) -> Option<Stream> {
-        let stream = self.streams.remove(&id)?;
+        let mut stream = self.streams.remove(&id)?;
+        if stream.queue.capacity() > 0 && self.spare_queues.len() < SPARE_QUEUES {
+            let mut queue = std::mem::take(&mut stream.queue);
+            queue.clear();
+            self.spare_queues.push(queue);
+        }
         if stream.pushed {
             self.pushed_streams -= 1;
         } else {

@@ -10,7 +10,7 @@ use crate::event::Request;
 use crate::priority::Priority;
 
 /// Checks a decoded request header section and splits it into a [`Request`].
-pub(crate) fn request(fields: Vec<HeaderField>, connect_protocol: bool) -> Result<Request, Malformed> {
+pub(crate) fn request(mut fields: Vec<HeaderField>, connect_protocol: bool) -> Result<Request, Malformed> {
     let mut method = None;
     let mut scheme = None;
     let mut authority = None;
@@ -19,13 +19,14 @@ pub(crate) fn request(fields: Vec<HeaderField>, connect_protocol: bool) -> Resul
     let mut host = None;
     let mut content_length = None;
     let mut priority = None;
-    let mut headers = Vec::with_capacity(fields.len());
-    for field in fields {
+    let mut pseudo = 0;
+    for (at, field) in fields.iter_mut().enumerate() {
         check_value(&field.value)?;
         if field.name.first() == Some(&b':') {
-            if !headers.is_empty() {
+            if at > pseudo {
                 return Err(Malformed::PseudoHeaderAfterRegular);
             }
+            pseudo += 1;
             let slot = match &field.name[..] {
                 b":method" => &mut method,
                 b":scheme" => &mut scheme,
@@ -34,20 +35,22 @@ pub(crate) fn request(fields: Vec<HeaderField>, connect_protocol: bool) -> Resul
                 b":protocol" => &mut protocol,
                 _ => return Err(Malformed::UnknownPseudoHeader),
             };
-            if slot.replace(field.value).is_some() {
+            if slot.replace(std::mem::take(&mut field.value)).is_some() {
                 return Err(Malformed::DuplicatePseudoHeader);
             }
             continue;
         }
-        check_regular(&field)?;
+        check_regular(field)?;
         match &field.name[..] {
             b"content-length" => content_length = Some(merge_content_length(content_length, &field.value)?),
             b"host" => host = Some(field.value.clone()),
             b"priority" => priority = Priority::parse(&field.value).or(priority),
             _ => {}
         }
-        headers.push(field);
     }
+    // The regular fields become the request's list, in the same storage.
+    fields.drain(..pseudo);
+    let headers = fields;
 
     let method: Bytes = method.ok_or(Malformed::MissingPseudoHeader)?;
     let method = Method::from_bytes(&method).map_err(|_| Malformed::InvalidMethod)?;
@@ -100,29 +103,21 @@ pub(crate) fn trailers(fields: Vec<HeaderField>) -> Result<Vec<HeaderField>, Mal
     Ok(fields)
 }
 
-/// What to do with a field the application wants to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outgoing {
-    /// Send it.
-    Keep,
-    /// A connection-specific field HTTP/2 cannot carry: drop it silently (an application
-    /// written for HTTP/1.1 may set `connection: close` or `transfer-encoding`).
-    Drop,
-}
-
 /// Checks a field the application wants to send. `Err` for names that are not lowercase
-/// tokens (pseudo-headers included) and for values HTTP/2 forbids.
-pub(crate) fn outgoing(name: &[u8], value: &[u8]) -> Result<Outgoing, ()> {
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b) && !b.is_ascii_uppercase()) {
+/// tokens (pseudo-headers included) and for values HTTP/2 forbids. Connection-specific
+/// fields pass: an application written for HTTP/1.1 may set `connection: close` or
+/// `transfer-encoding`, and they are dropped silently when encoded.
+pub(crate) fn outgoing(name: &[u8], value: &[u8]) -> Result<(), ()> {
+    if name.is_empty() || !name.iter().all(|&b| is_lowercase_tchar(b)) {
         return Err(());
     }
-    check_value(value).map_err(|_| ())?;
-    Ok(match name {
-        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
-            Outgoing::Drop
-        }
-        _ => Outgoing::Keep,
-    })
+    check_value(value).map_err(|_| ())
+}
+
+/// Fields HTTP/1.1 uses to manage its connection, which HTTP/2 must not carry (RFC 9113
+/// §8.2.2).
+pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
+    matches!(name, b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade")
 }
 
 /// Checks a regular (non-pseudo) received field's name and the connection-specific rules.
@@ -142,20 +137,19 @@ fn check_name(name: &[u8]) -> Result<(), Malformed> {
     if name.is_empty() {
         return Err(Malformed::EmptyName);
     }
-    for &b in name {
-        if b.is_ascii_uppercase() {
-            return Err(Malformed::UppercaseName);
-        }
-        if !is_tchar(b) {
-            return Err(Malformed::InvalidName);
-        }
+    if name.iter().all(|&b| is_lowercase_tchar(b)) {
+        return Ok(());
     }
-    Ok(())
+    Err(if name.iter().any(u8::is_ascii_uppercase) {
+        Malformed::UppercaseName
+    } else {
+        Malformed::InvalidName
+    })
 }
 
 /// RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing space or tab.
 fn check_value(value: &[u8]) -> Result<(), Malformed> {
-    if value.iter().any(|&b| matches!(b, b'\0' | b'\r' | b'\n'))
+    if value.iter().any(|&b| BYTE_CLASS[usize::from(b)] & FORBIDDEN_IN_VALUE != 0)
         || matches!(value.first(), Some(b' ' | b'\t'))
         || matches!(value.last(), Some(b' ' | b'\t'))
     {
@@ -197,11 +191,37 @@ fn merge_content_length(seen: Option<u64>, value: &[u8]) -> Result<u64, Malforme
     length.ok_or(Malformed::InvalidContentLength)
 }
 
-/// RFC 9110 §5.6.2 token characters.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_')
-        || matches!(b, b'`' | b'|' | b'~')
+/// [`BYTE_CLASS`] bit: an RFC 9110 §5.6.2 token character other than an uppercase letter.
+const LOWERCASE_TCHAR: u8 = 1;
+/// [`BYTE_CLASS`] bit: NUL, CR or LF, never allowed in a field value.
+const FORBIDDEN_IN_VALUE: u8 = 2;
+
+/// Per byte, the classes above: header checks run on every field of every request and
+/// response, so they look bytes up rather than test ranges.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let token = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            )
+            || matches!(c, b'`' | b'|' | b'~');
+        if token && !c.is_ascii_uppercase() {
+            table[b] |= LOWERCASE_TCHAR;
+        }
+        if matches!(c, b'\0' | b'\r' | b'\n') {
+            table[b] |= FORBIDDEN_IN_VALUE;
+        }
+        b += 1;
+    }
+    table
+};
+
+fn is_lowercase_tchar(b: u8) -> bool {
+    BYTE_CLASS[usize::from(b)] & LOWERCASE_TCHAR != 0
 }
 
 #[cfg(test)]
@@ -249,8 +269,10 @@ mod tests {
 
     #[test]
     fn outgoing_fields() {
-        assert_eq!(outgoing(b"content-type", b"text/plain"), Ok(Outgoing::Keep));
-        assert_eq!(outgoing(b"connection", b"close"), Ok(Outgoing::Drop));
+        assert_eq!(outgoing(b"content-type", b"text/plain"), Ok(()));
+        assert_eq!(outgoing(b"connection", b"close"), Ok(()));
+        assert!(is_connection_specific(b"connection"));
+        assert!(!is_connection_specific(b"content-type"));
         assert_eq!(outgoing(b"Content-Type", b"x"), Err(()));
         assert_eq!(outgoing(b":status", b"200"), Err(()));
         assert_eq!(outgoing(b"x", b"a\r\nb"), Err(()));

@@ -337,7 +337,8 @@ impl Connection {
     /// A complete header block: decode it (always, to keep HPACK in sync), then act on it
     /// according to the stream's state.
     fn on_header_block(&mut self, block: PartialBlock, fragment: Bytes) {
-        let mut fields = Vec::new();
+        // Room for a typical request's fields, so the list is allocated once.
+        let mut fields = Vec::with_capacity(16);
         let too_large = match self.decoder.decode(&fragment, &mut fields) {
             Ok(DecodeOutcome::Complete { .. }) => None,
             Ok(DecodeOutcome::HeaderListTooLarge { size }) => Some(size),
@@ -397,6 +398,7 @@ impl Connection {
         }
         let mut stream =
             Stream::new(id, self.peer.initial_window_size, self.config.initial_stream_window_size);
+        stream.queue = self.spare_queues.pop().unwrap_or_default();
         stream.reported = true;
         stream.content_length = request.content_length;
         stream.priority = early.or(signalled.then_some(request.priority));
@@ -415,7 +417,7 @@ impl Connection {
     /// A header list over SETTINGS_MAX_HEADER_LIST_SIZE: answer 431 and close the stream
     /// (with RST_STREAM(NO_ERROR) if the client is still sending).
     fn answer_431(&mut self, id: StreamId, end_stream: bool, size: usize) {
-        let block = self.encode_block(b"431", std::iter::empty());
+        let block = self.encode_block(b"431", std::iter::empty::<(&[u8], &[u8])>());
         self.write_header_block(id, block, true, None);
         if !end_stream {
             RstStreamFrame::new(id, Reason::NO_ERROR).encode(self.output.tail());

@@ -2,11 +2,12 @@
 //! DATA frames from the streams' queues as flow control allows, by RFC 9218 priority and
 //! round robin.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::connection::Connection;
 use crate::event::Event;
 use crate::frame::{ContinuationFrame, FrameHeader, HeadersFrame, PushPromiseFrame, StreamId, flags, kind};
+use crate::headers;
 use crate::stream::Send;
 
 /// `poll_transmit` fills the output with up to this many bytes of stream frames at a time.
@@ -16,25 +17,36 @@ const FILL_BUDGET: usize = 64 * 1024;
 const PROMISED_ID_LEN: usize = 4;
 
 impl Connection {
-    /// Encodes a header block: `:status` when given, then `fields` (already validated).
-    /// Encode only what goes into the output right away: HPACK blocks must reach the wire
-    /// in the order they were encoded.
-    pub(crate) fn encode_block<'a>(
+    /// Encodes a header block: `:status` when given, then `fields` (already checked; the
+    /// connection-specific ones are left out). Encode only what goes into the output right
+    /// away: HPACK blocks must reach the wire in the order they were encoded.
+    pub(crate) fn encode_block<N, V>(
         &mut self,
         status: &[u8],
-        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
-    ) -> Bytes {
-        let mut dst = BytesMut::new();
+        fields: impl IntoIterator<Item = (N, V)>,
+    ) -> Bytes
+    where
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        // One buffer serves every block: each is copied into the output and dropped
+        // before the next, so the buffer's storage is reused rather than reallocated.
+        let mut dst = std::mem::take(&mut self.block_buffer);
         {
             let mut block = self.encoder.block(&mut dst);
             if !status.is_empty() {
                 block.field(b":status", status);
             }
             for (name, value) in fields {
-                block.field(name, value);
+                let name = name.as_ref();
+                if !headers::is_connection_specific(name) {
+                    block.field(name, value.as_ref());
+                }
             }
         }
-        dst.freeze()
+        let block = dst.split().freeze();
+        self.block_buffer = dst;
+        block
     }
 
     /// Queues a header block as HEADERS (or PUSH_PROMISE when `promised`) plus as many
@@ -139,7 +151,7 @@ impl Connection {
         }
         self.scratch = pieces;
         if let Some(fields) = trailers {
-            let block = self.encode_block(b"", fields.iter().map(|(n, v)| (&n[..], &v[..])));
+            let block = self.encode_block(b"", fields.iter().map(|(n, v)| (n, v)));
             self.write_header_block(id, block, true, None);
         }
         let Some(stream) = self.streams.get_mut(&id) else { return };

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -20,7 +21,7 @@ use milpa_h2::{Connection, Event, SendError};
 use super::file::{FileEvent, FileSend};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, TaskEnd, poll_app};
+use super::{ConnContext, Detached, Digits, TaskEnd, poll_app};
 use websocket::Socket;
 
 mod websocket;
@@ -37,6 +38,33 @@ use crate::tls::TlsInfo;
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Rounds of work in one wake-up before yielding to other tasks.
 const ROUNDS_PER_WAKE: usize = 32;
+/// Exchanges of finished streams kept for the next requests: enough for a client's
+/// usual burst of concurrent requests.
+const SPARE_EXCHANGES: usize = 16;
+
+/// Hashes stream identifiers with one multiplication: a client picks them, but only in
+/// increasing order and at most `max_concurrent_streams` at a time, so there is no
+/// flood of collisions to defend against and SipHash's cost buys nothing.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte) ^ (self.0 as u32));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type StreamMap<V> = HashMap<StreamId, V, BuildHasherDefault<StreamIdHasher>>;
 
 /// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
 /// read (the preface, when it was sniffed).
@@ -169,9 +197,13 @@ struct Driver<R: Runtime, S> {
     conn: Connection,
     writes: WriteQueue,
     timer: Timer<R>,
-    streams: HashMap<StreamId, StreamTask>,
+    streams: StreamMap<StreamTask>,
     /// Streams carrying an accepted WebSocket.
-    sockets: HashMap<StreamId, Socket>,
+    sockets: StreamMap<Socket>,
+    /// Exchanges of finished streams, reused for new ones.
+    spare: Vec<Exchange>,
+    /// The streams to poll in this round (kept to reuse its storage).
+    polling: Vec<StreamId>,
     date: Option<Bytes>,
     quiet: Watch,
     graceful: Watch,
@@ -232,8 +264,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             tls,
             writes: WriteQueue::new(ctx.metrics.clone()),
             timer: Timer::new(),
-            streams: HashMap::new(),
-            sockets: HashMap::new(),
+            streams: StreamMap::default(),
+            sockets: StreamMap::default(),
+            spare: Vec::new(),
+            polling: Vec::new(),
             date: None,
             shutdown_seen: false,
             eof: false,
@@ -533,7 +567,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         record: Option<Box<Record>>,
         now: Instant,
     ) {
-        let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::Http);
+        let (exchange, receiver, sender) = match self.spare.pop() {
+            Some(spare) => spare.reopen(),
+            None => Exchange::new(self.ctx.config.max_app_queue_size, Kind::Http),
+        };
         self.insert_stream(
             stream,
             exchange,
@@ -590,10 +627,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// Polls every stream's application and applies its output.
     fn poll_streams(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let ids: Vec<StreamId> = self.streams.keys().copied().collect();
-        for id in ids {
+        let mut ids = std::mem::take(&mut self.polling);
+        ids.extend(self.streams.keys().copied());
+        for id in ids.drain(..) {
             progress |= self.poll_stream(id, cx);
         }
+        self.polling = ids;
         progress
     }
 
@@ -733,12 +772,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let include_server = self.ctx.config.include_server_header;
         let Some(stream) = self.streams.get_mut(&id) else { return Ok(()) };
         let Some((status, headers)) = stream.held_start.take() else { return Ok(()) };
-        let has = |name: &[u8]| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        let length_text = length.filter(|_| !has(b"content-length")).map(|n| n.to_string());
+        let (mut has_date, mut has_server, mut has_length) = (false, false, false);
+        for (name, _) in &headers {
+            has_date |= name.eq_ignore_ascii_case(b"date");
+            has_server |= name.eq_ignore_ascii_case(b"server");
+            has_length |= name.eq_ignore_ascii_case(b"content-length");
+        }
+        let mut digits = Digits::default();
+        let length_text = length.filter(|_| !has_length).map(|n| digits.of(n));
         let extra = [
-            (!has(b"date")).then_some((&b"date"[..], &date[..])),
-            (include_server && !has(b"server")).then_some((&b"server"[..], &b"milpa"[..])),
-            length_text.as_deref().map(|text| (&b"content-length"[..], text.as_bytes())),
+            (!has_date).then_some((&b"date"[..], &date[..])),
+            (include_server && !has_server).then_some((&b"server"[..], &b"milpa"[..])),
+            length_text.map(|text| (&b"content-length"[..], text)),
         ];
         let fields = headers.iter().map(|(n, v)| (&n[..], &v[..])).chain(extra.into_iter().flatten());
         self.conn.send_response(id, status, fields, end_stream)?;
@@ -913,8 +958,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             record.client = stream.exchange.forwarded_client().or(record.client);
             log.log(&record);
         }
-        if let Some(task) = stream.task.take() {
-            self.rt.spawn(Detached::new(task, &self.ctx.tracker));
+        match stream.task.take() {
+            Some(task) => self.rt.spawn(Detached::new(task, &self.ctx.tracker)),
+            None if self.spare.len() < SPARE_EXCHANGES => self.spare.push(stream.exchange),
+            None => {}
         }
         Outcome::Finished
     }
