@@ -13,7 +13,7 @@ use crate::head::{BodyLength, Headers, Request, parse_request};
 use crate::output::Output;
 use crate::scan::Scan;
 use crate::state::{ConnectionState, EventType, Role, State, Switch};
-use crate::writer::{self, BodyWriter, FieldPolicy};
+use crate::writer::{self, BodyWriter, FieldBlock, FieldPolicy};
 
 /// Something the client did, for the caller to act on.
 #[derive(Debug)]
@@ -343,6 +343,23 @@ impl Connection {
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        self.send_response_with(status, fields, length, &FieldBlock::default())
+    }
+
+    /// [`send_response`](Self::send_response), with `common` written after `fields`:
+    /// fields checked once for many responses (see [`FieldBlock`]).
+    pub fn send_response_with<I, N, V>(
+        &mut self,
+        status: StatusCode,
+        fields: I,
+        length: Option<u64>,
+        common: &FieldBlock,
+    ) -> Result<(), SendError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
         let event = self.response_event(status)?;
         if !self.state.allows(Role::Server, event) {
             return Err(SendError::WrongState(self.state.server()));
@@ -368,6 +385,9 @@ impl Connection {
                 return Err(error);
             }
         };
+        if !common.as_bytes().is_empty() {
+            self.output.put_slice(common.as_bytes());
+        }
         // A response that answers no request (an error before one arrived) cannot
         // be matched by the client to anything: close after it.
         let unsolicited = self.state.server() == State::Idle;

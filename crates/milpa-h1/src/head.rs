@@ -95,7 +95,13 @@ impl Headers {
 
     /// The values of every field called `name` (give it lower-cased), in order.
     pub fn get_all<'s>(&'s self, name: &[u8]) -> impl Iterator<Item = &'s [u8]> {
-        self.iter().filter(move |f| f.name() == name).map(|f| f.value())
+        // Lengths first: most names differ in length, and that needs no slicing.
+        self.fields
+            .iter()
+            .filter(move |f| {
+                (f.lower.1 - f.lower.0) as usize == name.len() && slice(&self.lower, f.lower) == name
+            })
+            .map(|f| slice(&self.raw, f.value))
     }
 
     /// Every comma-separated element of every `name` field, trimmed, empty ones skipped.

@@ -76,3 +76,4 @@ pub use connection::{Connection, Event};
 pub use error::{ErrorKind, ProtocolError, SendError};
 pub use head::{BodyLength, HeaderField, Headers, Request};
 pub use state::State;
+pub use writer::FieldBlock;

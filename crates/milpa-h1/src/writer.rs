@@ -1,6 +1,7 @@
 //! Serializing responses: the status line, validated header fields, and the body
 //! framing chosen for them.
 
+use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 
 use crate::error::SendError;
@@ -55,6 +56,52 @@ pub(crate) fn write_status_line(out: &mut Output, status: StatusCode) {
     out.put_slice(b" ");
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
+}
+
+/// Header fields checked once and then sent as they are with many responses, such as
+/// a server's `date` (new each second) and `server`: [`Connection::send_response_with`]
+/// copies them without checking them again.
+///
+/// Fields that decide the framing or the connection (`content-length`,
+/// `transfer-encoding`, `connection`) are refused: each response must state those itself.
+///
+/// [`Connection::send_response_with`]: crate::Connection::send_response_with
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldBlock {
+    encoded: Bytes,
+}
+
+impl FieldBlock {
+    /// Checks `fields` and encodes them. `Err(InvalidHeader)` for a name that is not a
+    /// token or a value with control bytes, `Err(InvalidFraming)` for the fields above.
+    pub fn new<I, N, V>(fields: I) -> Result<Self, SendError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let mut encoded = BytesMut::new();
+        for (name, value) in fields {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            if !is_token(name) || !is_field_value(value) {
+                return Err(SendError::InvalidHeader);
+            }
+            let framing = [&b"content-length"[..], b"transfer-encoding", b"connection"];
+            if framing.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+                return Err(SendError::InvalidFraming);
+            }
+            encoded.extend_from_slice(name);
+            encoded.extend_from_slice(b": ");
+            encoded.extend_from_slice(value);
+            encoded.extend_from_slice(b"\r\n");
+        }
+        Ok(Self { encoded: encoded.freeze() })
+    }
+
+    /// The fields as they go on the wire, each ending in CRLF.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
+    }
 }
 
 /// Writes the application's fields, validating each and noting framing; nothing

@@ -4,7 +4,10 @@
 /// after decoding is replaced, as ASGI servers do.
 pub(crate) fn decode_path(raw: &[u8]) -> String {
     if !raw.contains(&b'%') {
-        return String::from_utf8_lossy(raw).into_owned();
+        return match std::str::from_utf8(raw) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(raw).into_owned(),
+        };
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;

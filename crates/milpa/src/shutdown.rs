@@ -43,7 +43,7 @@ impl Latch {
     /// A registration for one long-lived task: it holds at most one waker in the
     /// latch and removes it when dropped.
     pub(crate) fn watch(&self) -> Watch {
-        Watch { latch: self.clone(), key: None }
+        Watch { latch: self.clone(), key: None, registered: None }
     }
 
     /// Resolves once set.
@@ -58,6 +58,9 @@ impl Latch {
 pub(crate) struct Watch {
     latch: Latch,
     key: Option<u64>,
+    /// The waker registered under `key`, to tell without locking whether the
+    /// task's current waker is already there.
+    registered: Option<Waker>,
 }
 
 impl Watch {
@@ -67,18 +70,17 @@ impl Watch {
         if self.latch.is_set() {
             return Poll::Ready(());
         }
-        let mut waiters = self.latch.waiters();
-        match self.key.and_then(|key| waiters.wakers.get(&key)) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => {
-                let key = *self.key.get_or_insert_with(|| {
-                    waiters.next_key += 1;
-                    waiters.next_key
-                });
-                waiters.wakers.insert(key, cx.waker().clone());
-            }
+        if self.registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+            return Poll::Pending;
         }
+        let mut waiters = self.latch.waiters();
+        let key = *self.key.get_or_insert_with(|| {
+            waiters.next_key += 1;
+            waiters.next_key
+        });
+        waiters.wakers.insert(key, cx.waker().clone());
         drop(waiters);
+        self.registered = Some(cx.waker().clone());
         // Set between the first check and the registration: do not miss it.
         if self.latch.is_set() { Poll::Ready(()) } else { Poll::Pending }
     }

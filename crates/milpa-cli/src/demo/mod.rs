@@ -47,7 +47,7 @@ const MAX_DELAY_MS: u64 = 10_000;
 /// listener) the page draws their waterfalls side by side.
 pub(crate) fn app(targets: &[(String, String)]) -> impl milpa::App + use<> {
     let page = Bytes::from(page_with_targets(targets));
-    move |scope: Scope, receive: Receiver, send: Sender| serve(page.clone(), scope, receive, send)
+    move |scope: Scope, receive: Receiver, send: Sender| serve(plan(&page, scope), receive, send)
 }
 
 /// The page, with the comparison targets written in where it expects them.
@@ -65,24 +65,53 @@ fn page_with_targets(targets: &[(String, String)]) -> String {
     }
 }
 
+/// What the demo does with a scope, decided before anything is awaited: each
+/// request's future is allocated and moved whole, so it should hold only what the
+/// response needs, not the scope.
+enum Plan {
+    Answer { push: bool, answer: Answer },
+    Bytes(u64),
+    WebSocket(Box<WebSocketScope>),
+    Lifespan,
+    Nothing,
+}
+
+fn plan(page: &Bytes, scope: Scope) -> Plan {
+    match scope {
+        Scope::Http(scope) => match scope.path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
+            Some(length) => Plan::Bytes(length.min(MAX_STREAMED)),
+            None => Plan::Answer {
+                push: scope.path == "/push" && scope.extensions.push,
+                answer: route(&scope, page),
+            },
+        },
+        Scope::WebSocket(scope) => Plan::WebSocket(Box::new(scope)),
+        Scope::Lifespan(_) => Plan::Lifespan,
+        _ => Plan::Nothing,
+    }
+}
+
 /// The demo application (native interface: no per-request allocation beyond the body).
-async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
-    let scope = match scope {
-        Scope::Http(scope) => scope,
-        Scope::Lifespan(_) => return lifespan(receive, send).await,
-        Scope::WebSocket(scope) => return websocket(scope, receive, send).await,
-        _ => return Ok(()),
+async fn serve(plan: Plan, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
+    let (push, answer) = match plan {
+        Plan::Answer { push, answer } => (push, answer),
+        // Boxed: the common path's future need not be as large as these.
+        Plan::Bytes(length) => return Box::pin(stream_bytes(length, receive, send)).await,
+        Plan::WebSocket(scope) => return Box::pin(websocket(*scope, receive, send)).await,
+        Plan::Lifespan => return Box::pin(lifespan(receive, send)).await,
+        Plan::Nothing => return Ok(()),
     };
-    if scope.path == "/push" && scope.extensions.push {
+    let Answer { status, content_type, body, delay } = answer;
+    if push {
         // Server push: promise the page's assets before the page itself.
         for asset in PUSHED {
             send.send(SendEvent::Push { path: (*asset).to_owned(), headers: Vec::new() }).await?;
         }
     }
-    if let Some(length) = scope.path.strip_prefix("/bytes/").and_then(|n| n.parse::<u64>().ok()) {
-        return stream_bytes(length.min(MAX_STREAMED), receive, send).await;
+    if let Some(delay) = delay {
+        // async-io's timer works on every runtime the server can run on.
+        async_io::Timer::after(delay).await;
     }
-    let (status, content_type, body) = route(&scope, &page).await;
     // Read (and drop) any request body so the connection stays reusable.
     while let Some(ReceiveEvent::Request { more_body: true, .. }) = receive.receive().await {}
     let headers: HeaderList = vec![
@@ -93,6 +122,20 @@ async fn serve(page: Bytes, scope: Scope, mut receive: Receiver, mut send: Sende
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
     send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
     Ok(())
+}
+
+/// What a route answers, after an optional delay (`/message/{i}/?delay_ms=`).
+struct Answer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    delay: Option<Duration>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, content_type: &'static str, body: Bytes) -> Self {
+        Self { status, content_type, body, delay: None }
+    }
 }
 
 /// The largest `/bytes/{n}` response.
@@ -157,42 +200,32 @@ async fn lifespan(mut receive: Receiver, mut send: Sender) -> Result<(), AppErro
     Ok(())
 }
 
-async fn route(scope: &HttpScope, page: &Bytes) -> (StatusCode, &'static str, Bytes) {
+fn route(scope: &HttpScope, page: &Bytes) -> Answer {
     const JSON: &str = "application/json";
+    const HTML: &str = "text/html; charset=utf-8";
     const TEXT: &str = "text/plain; charset=utf-8";
-    let path = scope.path.as_str();
-    if path == "/" {
-        return (StatusCode::OK, "text/html; charset=utf-8", page.clone());
+    let ok = |content_type, body| Answer::new(StatusCode::OK, content_type, body);
+    match scope.path.as_str() {
+        "/" => return ok(HTML, page.clone()),
+        "/websocket" => return ok(HTML, Bytes::from_static(WEBSOCKET_PAGE.as_bytes())),
+        "/push" => return ok(HTML, Bytes::from_static(PUSH_PAGE.as_bytes())),
+        "/push/style.css" => return ok("text/css", Bytes::from_static(PUSH_CSS.as_bytes())),
+        "/push/app.js" => return ok("text/javascript", Bytes::from_static(PUSH_JS.as_bytes())),
+        "/query" => {
+            let id = query_param(&scope.query_string, "id").unwrap_or_default();
+            let text = format!("spam, egg, spam and spam!, {id}!");
+            return ok(JSON, Bytes::from(serde_json::json!({ "text": text }).to_string()));
+        }
+        _ => {}
     }
-    if path == "/websocket" {
-        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(WEBSOCKET_PAGE.as_bytes()));
-    }
-    if path == "/push" {
-        return (StatusCode::OK, "text/html; charset=utf-8", Bytes::from_static(PUSH_PAGE.as_bytes()));
-    }
-    if path == "/push/style.css" {
-        return (StatusCode::OK, "text/css", Bytes::from_static(PUSH_CSS.as_bytes()));
-    }
-    if path == "/push/app.js" {
-        return (StatusCode::OK, "text/javascript", Bytes::from_static(PUSH_JS.as_bytes()));
-    }
-    if path == "/query" {
-        let id = query_param(&scope.query_string, "id").unwrap_or_default();
-        let text = format!("spam, egg, spam and spam!, {id}!");
-        let body = serde_json::json!({ "text": text }).to_string();
-        return (StatusCode::OK, JSON, Bytes::from(body));
-    }
-    if let Some(index) = path.strip_prefix("/message/").and_then(|rest| rest.strip_suffix('/'))
+    if let Some(index) = scope.path.strip_prefix("/message/").and_then(|rest| rest.strip_suffix('/'))
         && let Ok(index) = index.parse::<u64>()
     {
         let delay = query_param(&scope.query_string, "delay_ms").and_then(|d| d.parse::<u64>().ok());
-        if let Some(delay) = delay.filter(|&d| d > 0) {
-            // async-io's timer works on every runtime the server can run on.
-            async_io::Timer::after(Duration::from_millis(delay.min(MAX_DELAY_MS))).await;
-        }
-        return (StatusCode::OK, JSON, message_body(index));
+        let delay = delay.filter(|&d| d > 0).map(|d| Duration::from_millis(d.min(MAX_DELAY_MS)));
+        return Answer { delay, ..ok(JSON, message_body(index)) };
     }
-    (StatusCode::NOT_FOUND, TEXT, Bytes::from_static(b"not found\n"))
+    Answer::new(StatusCode::NOT_FOUND, TEXT, Bytes::from_static(b"not found\n"))
 }
 
 /// `{"message": index}`, written without the formatting machinery: this is the

@@ -71,6 +71,7 @@ pub(crate) async fn serve<R, S>(
         current: None,
         spare: None,
         date: None,
+        common: [None, None],
         shutdown_seen: false,
         eof: false,
         closing: false,
@@ -164,6 +165,8 @@ struct Driver<R: Runtime, S> {
     spare: Option<Exchange>,
     /// The `Date` value for responses sent during this wake-up.
     date: Option<Bytes>,
+    /// This wake-up's `date` fields, without and with `server`; see [`crate::date::h1_fields`].
+    common: [Option<milpa_h1::FieldBlock>; 2],
     quiet: Watch,
     graceful: Watch,
     force: Watch,
@@ -200,6 +203,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.date = None;
+        self.common = [None, None];
         if self.force.poll(cx).is_ready() {
             return Poll::Ready(Ok(()));
         }
@@ -867,16 +871,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         headers: &HeaderList,
         length: Option<u64>,
     ) -> Result<(), milpa_h1::SendError> {
-        let date = self.date();
-        let has = |name: &[u8]| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        let add_server = self.ctx.config.include_server_header && !has(b"server");
-        let add_date = !has(b"date");
-        let extra = [
-            add_date.then_some((&b"date"[..], &date[..])),
-            add_server.then_some((&b"server"[..], &b"milpa"[..])),
-        ];
-        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..])).chain(extra.into_iter().flatten());
-        self.conn.send_response(status, fields, length)?;
+        let (mut has_date, mut has_server) = (false, false);
+        for (name, _) in headers {
+            has_date |= name.eq_ignore_ascii_case(b"date");
+            has_server |= name.eq_ignore_ascii_case(b"server");
+        }
+        let add_server = self.ctx.config.include_server_header && !has_server;
+        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
+        if has_date {
+            let server = add_server.then_some((&b"server"[..], &b"milpa"[..]));
+            self.conn.send_response(status, fields.chain(server), length)?;
+        } else {
+            // The usual case: `date` (and `server`) from a block checked once a second.
+            let common = self.common[usize::from(add_server)]
+                .get_or_insert_with(|| crate::date::h1_fields(add_server));
+            self.conn.send_response_with(status, fields, length, common)?;
+        }
         if let Some(current) = &mut self.current {
             current.response = Response::Streaming;
         }
