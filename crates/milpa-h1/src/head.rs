@@ -159,9 +159,10 @@ impl Headers {
         for header in parsed {
             let name = range(header.name.as_bytes());
             let lower_range = if needs_lowering {
-                let start = lower.len() as u32;
-                lower.extend(header.name.bytes().map(|b| b.to_ascii_lowercase()));
-                (start, lower.len() as u32)
+                let start = lower.len();
+                lower.extend_from_slice(header.name.as_bytes());
+                lower[start..].make_ascii_lowercase();
+                (start as u32, lower.len() as u32)
             } else {
                 name
             };

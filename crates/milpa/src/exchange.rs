@@ -324,15 +324,13 @@ impl Exchange {
     /// (the application's handles are gone), saving its allocations.
     pub(crate) fn reopen(self) -> (Self, Receiver, Sender) {
         let reusable = Arc::strong_count(&self.shared) == 1;
-        let (capacity, kind) = {
-            let shared = lock(&self.shared);
-            (shared.capacity, shared.kind)
-        };
-        if !reusable || kind != Kind::Http {
-            return Self::new(capacity, Kind::Http);
-        }
         {
             let mut shared = lock(&self.shared);
+            if !reusable || shared.kind != Kind::Http {
+                let capacity = shared.capacity;
+                drop(shared);
+                return Self::new(capacity, Kind::Http);
+            }
             shared.inbound.clear();
             shared.outbound.clear();
             shared.recv_waker = None;
@@ -351,7 +349,6 @@ impl Exchange {
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
 
-    /// The client address `ProxyHeaders` put in the scope, if it did.
     pub(crate) fn forwarded_client(&self) -> Option<std::net::SocketAddr> {
         lock(&self.shared).forwarded_client
     }
