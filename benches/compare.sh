@@ -4,7 +4,10 @@
 # Each server runs pinned to one core (SERVER_CPU, default 0) and the load client
 # to another (CLIENT_CPU, default 1). Every case runs REPS times, alternating the
 # servers (milpa, hyper, milpa, hyper, ...) so that machine noise hits both alike;
-# the table shows the median req/s of each and the milpa/hyper ratio.
+# the table shows the median req/s of each and the milpa/hyper ratio, then the
+# median CPU time per request of each server and of the load client. When the
+# client's time per request is about the wall time per request, the client (one
+# core) is the bottleneck and req/s says little about the server.
 #
 # Environment (all optional):
 #   MILPA_CMD   milpa server command  (default: target/release/milpa --bind 127.0.0.1:18080
@@ -121,32 +124,44 @@ check_h2load() { # file expected_total
     awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) print $i + 0 }' "$out"
 }
 
-run_case() { # case server rep -> req/s on stdout
-    local case=$1 name=$2 rep=$3 url="$SCHEME://${ADDR[$2]}$ROUTE" out rps expected=$N
+# CPU time (user + system) a process used so far, in microseconds.
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"; }
+
+run_case() { # case server rep -> "req/s server-µs/req client-µs/req" on stdout
+    local case=$1 name=$2 rep=$3 url="$SCHEME://${ADDR[$2]}$ROUTE" out rps expected=$N before after done_n
     out="$OUT_DIR/${case//:/_}.$name.$rep.txt"
     kill -0 "${PID[$name]}" 2>/dev/null || die "$name is no longer running (see $OUT_DIR/$name.log)"
-    case $case in
-        h1)      client h2load --h1 -t1 -c100 -n"$N" -m1 "$url" >"$out" 2>&1 || true ;;
-        h1-pipe) client h2load --h1 -t1 -c100 -n"$N" -m5 "$url" >"$out" 2>&1 || true ;;
-        h2)      client h2load -t1 -c100 -n"$N" -m10 "$url" >"$out" 2>&1 || true ;;
-        wrk)     client wrk -t1 -c50 -d"$DURATION" "$url" >"$out" 2>&1 || true ;;
-        h2load:*)
-            local proto c n m h1=()
-            IFS=: read -r _ proto c n m <<<"$case"
-            [[ $proto == h1 ]] && h1=(--h1)
-            expected=$n
-            client h2load "${h1[@]}" -t1 -c"$c" -n"$n" -m"$m" "$url" >"$out" 2>&1 || true
-            ;;
-    esac
+    before=$(cpu_us "${PID[$name]}")
+    local TIMEFORMAT='%U %S'
+    {
+        time {
+            case $case in
+                h1)      client h2load --h1 -t1 -c100 -n"$N" -m1 "$url" >"$out" 2>&1 || true ;;
+                h1-pipe) client h2load --h1 -t1 -c100 -n"$N" -m5 "$url" >"$out" 2>&1 || true ;;
+                h2)      client h2load -t1 -c100 -n"$N" -m10 "$url" >"$out" 2>&1 || true ;;
+                wrk)     client wrk -t1 -c50 -d"$DURATION" "$url" >"$out" 2>&1 || true ;;
+                h2load:*)
+                    local proto c n m h1=()
+                    IFS=: read -r _ proto c n m <<<"$case"
+                    [[ $proto == h1 ]] && h1=(--h1)
+                    expected=$n
+                    client h2load "${h1[@]}" -t1 -c"$c" -n"$n" -m"$m" "$url" >"$out" 2>&1 || true
+                    ;;
+            esac
+        }
+    } 2>"$out.time"
+    after=$(cpu_us "${PID[$name]}")
     if [[ $case == wrk ]]; then
         grep -q 'Non-2xx or 3xx responses' "$out" && { cat "$out" >&2; die "wrk got non-2xx responses from $name ($out)"; }
         grep -q 'Socket errors' "$out" && log "warning: $name: $(grep 'Socket errors' "$out")"
         rps=$(awk '/^Requests\/sec:/ { print $2 + 0 }' "$out")
+        done_n=$(awk '/requests in/ { print $1 + 0 }' "$out")
     else
         rps=$(check_h2load "$out" "$expected")
+        done_n=$expected
     fi
-    [[ -n $rps ]] || { cat "$out" >&2; die "could not parse req/s from $case output ($out)"; }
-    echo "$rps"
+    [[ -n $rps && -n $done_n ]] || { cat "$out" >&2; die "could not parse req/s from $case output ($out)"; }
+    awk -v rps="$rps" -v n="$done_n" -v s=$((after - before)) '{ printf "%s %.2f %.2f\n", rps, s / n, ($1 + $2) * 1000000 / n }' "$out.time"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -174,13 +189,16 @@ for s in "${SERVERS[@]}"; do
     check_h2load "$OUT_DIR/warmup.$s.txt" "$warm" >/dev/null
 done
 
-declare -A RESULTS
+declare -A RESULTS SERVER_US CLIENT_US DESC
 for c in $CASES; do
     for ((r = 1; r <= REPS; r++)); do
         for s in "${SERVERS[@]}"; do
-            rps=$(run_case "$c" "$s" "$r") || exit 1
-            log "$c rep $r/$REPS $s: $rps req/s"
+            read -r rps server_us client_us < <(run_case "$c" "$s" "$r") || exit 1
+            [[ -n ${rps:-} ]] || exit 1
+            log "$c rep $r/$REPS $s: $rps req/s, server $server_us µs/req, client $client_us µs/req"
             RESULTS[$c.$s]+="$rps "
+            SERVER_US[$c.$s]+="$server_us "
+            CLIENT_US[$c.$s]+="$client_us "
         done
     done
 done
@@ -198,8 +216,18 @@ for c in $CASES; do
         wrk)     desc="wrk -t1 -c50 -d$DURATION" ;;
         h2load:*) IFS=: read -r _ p cc nn mm <<<"$c"; desc="h2load ($p $SCHEME) -c$cc -n$nn -m$mm" ;;
     esac
+    DESC[$c]=$desc
     # shellcheck disable=SC2086 # the samples are space-separated: split them
     { m=$(median ${RESULTS[$c.milpa]}); h=$(median ${RESULTS[$c.hyper]}); }
     printf '%-9s %-34s %14.0f %14.0f %12s\n' "${c%%:*}" "$desc" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
+done
+echo
+echo "CPU time per request (median µs; the client on one core caps req/s at about 1e6 / its µs):"
+printf '%-9s %-34s %12s %12s %12s %12s\n' case client "milpa" "hyper" "milpa/hyper" "client"
+for c in $CASES; do
+    # shellcheck disable=SC2086 # the samples are space-separated: split them
+    { m=$(median ${SERVER_US[$c.milpa]}); h=$(median ${SERVER_US[$c.hyper]}); k=$(median ${CLIENT_US[$c.milpa]}); }
+    printf '%-9s %-34s %12s %12s %12s %12s\n' "${c%%:*}" "${DESC[$c]}" "$m" "$h" \
+        "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')" "$k"
 done
 echo "raw output: $OUT_DIR"
