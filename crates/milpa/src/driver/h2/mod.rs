@@ -51,7 +51,7 @@ struct StreamIdHasher(u64);
 impl Hasher for StreamIdHasher {
     fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
-            self.write_u32(u32::from(byte) ^ (self.0 as u32));
+            self.write_u32(u32::from(byte));
         }
     }
 
