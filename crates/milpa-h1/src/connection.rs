@@ -385,9 +385,7 @@ impl Connection {
                 return Err(error);
             }
         };
-        if !common.as_bytes().is_empty() {
-            self.output.put_slice(common.as_bytes());
-        }
+        self.output.put_slice(common.as_bytes());
         // A response that answers no request (an error before one arrived) cannot
         // be matched by the client to anything: close after it.
         let unsolicited = self.state.server() == State::Idle;

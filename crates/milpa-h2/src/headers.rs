@@ -123,13 +123,13 @@ pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
 /// Checks a regular (non-pseudo) received field's name and the connection-specific rules.
 fn check_regular(field: &HeaderField) -> Result<(), Malformed> {
     check_name(&field.name)?;
-    match &field.name[..] {
-        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
-            Err(Malformed::ConnectionSpecific)
-        }
-        b"te" if &field.value[..] != b"trailers" => Err(Malformed::InvalidTe),
-        _ => Ok(()),
+    if is_connection_specific(&field.name) {
+        return Err(Malformed::ConnectionSpecific);
     }
+    if &field.name[..] == b"te" && &field.value[..] != b"trailers" {
+        return Err(Malformed::InvalidTe);
+    }
+    Ok(())
 }
 
 /// RFC 9113 §8.2.1: lowercase, and (stricter) a token.

@@ -349,6 +349,7 @@ impl Exchange {
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
 
+    /// The client address `ProxyHeaders` put in the scope, if it did.
     pub(crate) fn forwarded_client(&self) -> Option<std::net::SocketAddr> {
         lock(&self.shared).forwarded_client
     }

@@ -115,33 +115,3 @@ impl Future for Detached {
         Poll::Ready(())
     }
 }
-
-/// A number in decimal, written without allocating (a `content-length` value).
-#[derive(Default)]
-pub(crate) struct Digits([u8; 20]);
-
-impl Digits {
-    pub(crate) fn of(&mut self, mut n: u64) -> &[u8] {
-        let mut start = self.0.len();
-        loop {
-            start -= 1;
-            self.0[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                return &self.0[start..];
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Digits;
-
-    #[test]
-    fn digits() {
-        for n in [0, 7, 10, 14, 1_000_000, u64::MAX] {
-            assert_eq!(Digits::default().of(n), n.to_string().as_bytes());
-        }
-    }
-}

@@ -21,7 +21,7 @@ use milpa_h2::{Connection, Event, SendError};
 use super::file::{FileEvent, FileSend};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Digits, TaskEnd, poll_app};
+use super::{ConnContext, Detached, TaskEnd, poll_app};
 use websocket::Socket;
 
 mod websocket;
@@ -778,8 +778,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             has_server |= name.eq_ignore_ascii_case(b"server");
             has_length |= name.eq_ignore_ascii_case(b"content-length");
         }
-        let mut digits = Digits::default();
-        let length_text = length.filter(|_| !has_length).map(|n| digits.of(n));
+        let mut digits = itoa::Buffer::new();
+        let length_text = length.filter(|_| !has_length).map(|n| digits.format(n).as_bytes());
         let extra = [
             (!has_date).then_some((&b"date"[..], &date[..])),
             (include_server && !has_server).then_some((&b"server"[..], &b"milpa"[..])),
