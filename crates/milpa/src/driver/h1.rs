@@ -72,6 +72,7 @@ pub(crate) async fn serve<R, S>(
         spare: None,
         date: None,
         common: [None, None],
+        clock: now,
         shutdown_seen: false,
         eof: false,
         closing: false,
@@ -165,8 +166,11 @@ struct Driver<R: Runtime, S> {
     spare: Option<Exchange>,
     /// The `Date` value for responses sent during this wake-up.
     date: Option<Bytes>,
-    /// This wake-up's `date` fields, without and with `server`; see [`crate::date::h1_fields`].
-    common: [Option<milpa_h1::FieldBlock>; 2],
+    /// The `date` fields, without and with `server`, and until when they are
+    /// current; see [`crate::date::h1_fields`].
+    common: [Option<(milpa_h1::FieldBlock, Instant)>; 2],
+    /// The time read at the start of this round.
+    clock: Instant,
     quiet: Watch,
     graceful: Watch,
     force: Watch,
@@ -203,7 +207,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn poll_serving(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.date = None;
-        self.common = [None, None];
         if self.force.poll(cx).is_ready() {
             return Poll::Ready(Ok(()));
         }
@@ -212,6 +215,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         for _ in 0..ROUNDS_PER_WAKE {
             let now = Instant::now();
+            self.clock = now;
             // Draining quietly, a busy connection closes after its response;
             // an idle one is left to its keep-alive timeout or the graceful phase.
             if !self.shutdown_seen
@@ -229,6 +233,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             while let Some(piece) = self.conn.poll_transmit(now) {
                 self.writes.push(piece);
             }
+            // Held work (application events, file chunks, pipelined requests)
+            // waits only while the output is over the high-water mark.
+            let work_held = !self.output_room();
             let Flushed { all: flushed, some: wrote } = self.writes.flush(&mut self.io, cx, now)?;
             if flushed && self.conn.is_switched() && (self.upgrade.is_some() || self.websocket.is_some()) {
                 // The 101 is out: the socket now belongs to HTTP/2.
@@ -238,9 +245,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 return self.start_closing(cx);
             }
 
-            // Room made in the output may let held work (application events, file
-            // chunks) proceed: go round again before sleeping.
-            let mut progress = wrote || self.read(cx, now)?;
+            // Room made in the output lets held work proceed: go round again
+            // before sleeping. The socket is read either way, so a request that
+            // arrived while its predecessor's response went out is served in
+            // this round.
+            let mut progress = self.read(cx, now)? | (wrote && work_held);
             if !progress {
                 progress = self.poll_timer(cx)?;
             }
@@ -342,7 +351,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(deadline) = self.deadline() else {
             return Ok(false);
         };
-        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, self.clock, cx).is_pending() {
             return Ok(false);
         }
         let now = Instant::now();
@@ -883,8 +892,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             self.conn.send_response(status, fields.chain(server), length)?;
         } else {
             // The usual case: `date` (and `server`) from a block checked once a second.
-            let common = self.common[usize::from(add_server)]
-                .get_or_insert_with(|| crate::date::h1_fields(add_server));
+            let slot = &mut self.common[usize::from(add_server)];
+            if slot.as_ref().is_some_and(|(_, until)| self.clock >= *until) {
+                *slot = None;
+            }
+            let (common, _) = slot.get_or_insert_with(|| crate::date::h1_fields(add_server));
             self.conn.send_response_with(status, fields, length, common)?;
         }
         if let Some(current) = &mut self.current {

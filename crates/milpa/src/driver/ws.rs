@@ -435,7 +435,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
         let Some(deadline) = [self.session.deadline(), stall].into_iter().flatten().min() else {
             return Ok(false);
         };
-        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, Instant::now(), cx).is_pending() {
             return Ok(false);
         }
         let now = Instant::now();

@@ -413,7 +413,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         else {
             return Ok(false);
         };
-        if self.timer.poll(&self.rt, deadline, cx).is_pending() {
+        if self.timer.poll(&self.rt, deadline, Instant::now(), cx).is_pending() {
             return Ok(false);
         }
         let now = Instant::now();
