@@ -68,6 +68,8 @@ pub struct Connection {
     config: Config,
     state: ConnectionState,
     input: BytesMut,
+    /// Lower-cased copies of header names that were not (see `Headers`), reused per request.
+    names: BytesMut,
     eof: bool,
     reader: Reader,
     writer: BodyWriter,
@@ -99,6 +101,7 @@ impl Connection {
             config,
             state: ConnectionState::new(),
             input: BytesMut::new(),
+            names: BytesMut::new(),
             eof: false,
             reader: Reader::Head(Scan::default()),
             writer: BodyWriter::Discard,
@@ -600,7 +603,7 @@ impl Connection {
             return Ok(None);
         };
         let head = self.input.split_to(end).freeze();
-        let request = parse_request(head, self.config.max_headers)?;
+        let request = parse_request(head, self.config.max_headers, &mut self.names)?;
         self.begin_request(&request);
         Ok(Some(Event::Request(request)))
     }

@@ -115,7 +115,11 @@ impl Headers {
     /// Whether a comma-separated `name` field (give it lower-cased) contains
     /// `token`, compared case-insensitively: `has_token(b"connection", b"close")`.
     pub fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
-        self.list(name).any(|element| element.eq_ignore_ascii_case(token))
+        // As `list(name).any(..)`, without its adapters: this runs several times per request.
+        !token.is_empty()
+            && self.get_all(name).any(|value| {
+                value.split(|&b| b == b',').any(|element| element.trim_ascii().eq_ignore_ascii_case(token))
+            })
     }
 
     /// Builds a section from name/value pairs (for example from an HTTP/2 header
@@ -143,32 +147,34 @@ impl Headers {
     }
 
     /// Builds the section from `httparse` output; `raw` is the buffer the slices point into.
-    fn from_parsed(raw: Bytes, parsed: &[httparse::Header<'_>]) -> Self {
+    /// Lower-cased names, when any name needs them, are written to `names` and split off
+    /// it: a connection passes the same buffer each time, and its space is reused once
+    /// the previous request's fields are dropped.
+    fn from_parsed(raw: Bytes, parsed: &[httparse::Header<'_>], names: &mut BytesMut) -> Self {
         let base = raw.as_ptr() as usize;
         let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
         let range = |s: &[u8]| (offset(s), offset(s) + s.len() as u32);
         // Names already in lower case (HTTP/2-minded clients, most tools) are
         // looked up in place; otherwise one buffer holds the lower-cased copies.
         let needs_lowering = parsed.iter().any(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()));
-        let mut lower = BytesMut::with_capacity(if needs_lowering {
-            parsed.iter().map(|h| h.name.len()).sum()
-        } else {
-            0
-        });
+        names.clear();
+        if needs_lowering {
+            names.reserve(parsed.iter().map(|h| h.name.len()).sum());
+        }
         let mut fields = Vec::with_capacity(parsed.len());
         for header in parsed {
             let name = range(header.name.as_bytes());
             let lower_range = if needs_lowering {
-                let start = lower.len();
-                lower.extend_from_slice(header.name.as_bytes());
-                lower[start..].make_ascii_lowercase();
-                (start as u32, lower.len() as u32)
+                let start = names.len();
+                names.extend_from_slice(header.name.as_bytes());
+                names[start..].make_ascii_lowercase();
+                (start as u32, names.len() as u32)
             } else {
                 name
             };
             fields.push(Field { name, lower: lower_range, value: range(header.value) });
         }
-        let lower = if needs_lowering { lower.freeze() } else { raw.clone() };
+        let lower = if needs_lowering { names.split().freeze() } else { raw.clone() };
         Self { raw, lower, fields }
     }
 }
@@ -312,19 +318,24 @@ const STACK_HEADERS: usize = 128;
 
 /// Parses a complete request head (request line through the blank line), with at
 /// most `max_headers` fields.
-pub(crate) fn parse_request(head: Bytes, max_headers: usize) -> Result<Request, ErrorKind> {
+pub(crate) fn parse_request(
+    head: Bytes,
+    max_headers: usize,
+    names: &mut BytesMut,
+) -> Result<Request, ErrorKind> {
     if max_headers <= STACK_HEADERS {
         let mut stack = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        parse_request_into(&head, &mut stack[..max_headers])
+        parse_request_into(&head, &mut stack[..max_headers], names)
     } else {
         let mut heap: Vec<_> = (0..max_headers).map(|_| MaybeUninit::uninit()).collect();
-        parse_request_into(&head, &mut heap)
+        parse_request_into(&head, &mut heap, names)
     }
 }
 
 fn parse_request_into<'h>(
     head: &'h Bytes,
     headers: &mut [MaybeUninit<httparse::Header<'h>>],
+    names: &mut BytesMut,
 ) -> Result<Request, ErrorKind> {
     let mut parsed = httparse::Request::new(&mut []);
     let status =
@@ -342,7 +353,7 @@ fn parse_request_into<'h>(
     };
     let target_start = target.as_ptr() as usize - head.as_ptr() as usize;
     let target = head.slice(target_start..target_start + target.len());
-    let headers = Headers::from_parsed(head.clone(), parsed.headers);
+    let headers = Headers::from_parsed(head.clone(), parsed.headers, names);
     validate_target(&method, &target)?;
     validate_host(version, &headers)?;
     let body = crate::framing::request_body(version, &headers)?;
@@ -354,7 +365,9 @@ fn parse_request_into<'h>(
 pub(crate) fn parse_trailers(block: Bytes, max_fields: usize) -> Result<Headers, ErrorKind> {
     let mut headers = vec![httparse::EMPTY_HEADER; max_fields];
     match httparse::parse_headers(&block, &mut headers) {
-        Ok(httparse::Status::Complete((_, parsed))) => Ok(Headers::from_parsed(block.clone(), parsed)),
+        Ok(httparse::Status::Complete((_, parsed))) => {
+            Ok(Headers::from_parsed(block.clone(), parsed, &mut BytesMut::new()))
+        }
         Ok(httparse::Status::Partial) => Err(ErrorKind::InvalidTrailers),
         Err(httparse::Error::TooManyHeaders) => Err(ErrorKind::TrailersTooLarge),
         Err(_) => Err(ErrorKind::InvalidTrailers),

@@ -15,6 +15,22 @@ pub const MAX_ENCODER_TABLE_SIZE: usize = 4096;
 /// Slots of the second-sight filter.
 const DOORKEEPER_SLOTS: usize = 64;
 
+/// Fields per block whose table entry is remembered for the next block (see [`Hit`]).
+const HIT_SLOTS: usize = 16;
+
+/// The table entry the field at one position of the last block matched. Responses
+/// repeat their fields in the same order, so the field at that position in the next
+/// block is first compared with this entry alone: a repeated field costs two
+/// comparisons instead of a static lookup, a hash and a table scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    None,
+    /// A static table index.
+    Static(usize),
+    /// A dynamic entry's sequence number.
+    Dynamic(u64),
+}
+
 /// The representation chosen for a literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -82,6 +98,7 @@ pub struct Encoder {
     cap: usize,
     pending: Option<PendingUpdate>,
     doorkeeper: [u32; DOORKEEPER_SLOTS],
+    hits: [Hit; HIT_SLOTS],
 }
 
 impl core::fmt::Debug for Encoder {
@@ -122,6 +139,7 @@ impl Encoder {
             cap,
             pending: (cap < DEFAULT_TABLE_SIZE).then_some(PendingUpdate { min: cap, last: cap }),
             doorkeeper: [0; DOORKEEPER_SLOTS],
+            hits: [Hit::None; HIT_SLOTS],
         }
     }
 
@@ -190,14 +208,44 @@ impl Encoder {
                 self.table.set_max_size(p.last);
             }
         }
-        BlockEncoder { encoder: self, dst }
+        BlockEncoder { encoder: self, dst, slot: 0 }
     }
 
-    fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+    /// The index of the entry `slot` matched in the last block, if it still holds
+    /// `name: value`. A field found here is not never-indexed: only fields that may
+    /// be indexed are remembered, and that depends on the name and value alone.
+    fn remembered(&self, slot: usize, name: &[u8], value: &[u8]) -> Option<usize> {
+        match *self.hits.get(slot)? {
+            Hit::None => None,
+            Hit::Static(index) => {
+                let (n, v) = crate::table::STATIC_TABLE[index - 1];
+                (n == name && v == value).then_some(index)
+            }
+            Hit::Dynamic(sequence) => {
+                let pos = self.table.position(sequence)?;
+                let entry = self.table.get(pos)?;
+                (entry.name == name && entry.value == value).then_some(pos + STATIC_LEN + 1)
+            }
+        }
+    }
+
+    fn remember(&mut self, slot: usize, hit: Hit) {
+        if let Some(remembered) = self.hits.get_mut(slot) {
+            *remembered = hit;
+        }
+    }
+
+    /// Encodes the field at position `slot` of its block.
+    fn encode_field(&mut self, slot: usize, name: &[u8], value: &[u8], sensitive: bool, dst: &mut BytesMut) {
+        if !sensitive && let Some(index) = self.remembered(slot, name, value) {
+            integer::encode(index, 7, 0x80, dst);
+            return;
+        }
         let never = sensitive || never_index(name, value);
         let static_match = static_lookup(name, value);
         if let (StaticMatch::Full(index), false) = (static_match, never) {
             integer::encode(index, 7, 0x80, dst);
+            self.remember(slot, Hit::Static(index));
             return;
         }
         let name_hash = hash(name, 0);
@@ -206,6 +254,10 @@ impl Encoder {
             if entry.name_hash == name_hash && entry.name == name {
                 if !never && entry.value == value {
                     integer::encode(pos + STATIC_LEN + 1, 7, 0x80, dst);
+                    let hit = Hit::Dynamic(self.table.sequence(pos));
+                    if let Some(remembered) = self.hits.get_mut(slot) {
+                        *remembered = hit;
+                    }
                     return;
                 }
                 if name_pos.is_none() {
@@ -252,6 +304,10 @@ impl Encoder {
                 }
             };
             self.table.insert(Entry { name, value, name_hash });
+            let hit = if self.table.len() > 0 { Hit::Dynamic(self.table.sequence(0)) } else { Hit::None };
+            self.remember(slot, hit);
+        } else {
+            self.remember(slot, Hit::None);
         }
     }
 
@@ -284,6 +340,8 @@ impl Encoder {
 pub struct BlockEncoder<'a> {
     encoder: &'a mut Encoder,
     dst: &'a mut BytesMut,
+    /// The position of the next field in the block.
+    slot: usize,
 }
 
 impl core::fmt::Debug for BlockEncoder<'_> {
@@ -299,20 +357,23 @@ impl BlockEncoder<'_> {
     /// Adds a field, indexed or not as the encoder's policy decides. `name` must be
     /// lowercase for HTTP/2 (not checked).
     pub fn field(&mut self, name: &[u8], value: &[u8]) -> &mut Self {
-        self.encoder.encode_field(name, value, false, self.dst);
+        self.encoder.encode_field(self.slot, name, value, false, self.dst);
+        self.slot += 1;
         self
     }
 
     /// Adds a field as a literal never indexed (RFC 7541 §6.2.3), for values that must not
     /// enter any compression table: credentials, session tokens.
     pub fn sensitive_field(&mut self, name: &[u8], value: &[u8]) -> &mut Self {
-        self.encoder.encode_field(name, value, true, self.dst);
+        self.encoder.encode_field(self.slot, name, value, true, self.dst);
+        self.slot += 1;
         self
     }
 
     /// Adds a [`HeaderField`], honouring its `sensitive` flag.
     pub fn header(&mut self, field: &HeaderField) -> &mut Self {
-        self.encoder.encode_field(&field.name, &field.value, field.sensitive, self.dst);
+        self.encoder.encode_field(self.slot, &field.name, &field.value, field.sensitive, self.dst);
+        self.slot += 1;
         self
     }
 }

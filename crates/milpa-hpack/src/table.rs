@@ -189,11 +189,27 @@ pub(crate) struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
     max_size: usize,
+    /// Entries inserted so far: the newest entry's sequence number plus one. An entry
+    /// keeps its sequence number while its index grows with every insertion.
+    inserted: u64,
 }
 
 impl DynamicTable {
     pub(crate) fn new(max_size: usize) -> Self {
-        DynamicTable { entries: VecDeque::new(), size: 0, max_size }
+        DynamicTable { entries: VecDeque::new(), size: 0, max_size, inserted: 0 }
+    }
+
+    /// The sequence number of the entry at position `i`.
+    #[inline]
+    pub(crate) fn sequence(&self, i: usize) -> u64 {
+        self.inserted - 1 - i as u64
+    }
+
+    /// The position of the entry with sequence number `sequence`, if it is still in the table.
+    #[inline]
+    pub(crate) fn position(&self, sequence: u64) -> Option<usize> {
+        let age = self.inserted.checked_sub(sequence + 1)?;
+        usize::try_from(age).ok().filter(|&i| i < self.entries.len())
     }
 
     /// Number of entries.
@@ -248,6 +264,7 @@ impl DynamicTable {
         }
         self.evict_to(self.max_size - size);
         self.size += size;
+        self.inserted += 1;
         self.entries.push_front(entry);
     }
 

@@ -208,3 +208,44 @@ fn block_encoder_accepts_plain_slices() {
     assert_eq!(out.iter().map(|f| f.sensitive).collect::<Vec<_>>(), [false, false, true]);
     assert_eq!(dst[0], 0x89);
 }
+
+#[test]
+fn fields_are_recognised_by_position_through_reordering_eviction_and_resizing() {
+    // The encoder first compares each field with the entry the field at the same position
+    // matched in the previous block; that shortcut must never change what goes on the wire.
+    let mut e = Encoder::with_max_table_size(256);
+    let mut d = Decoder::new();
+    let a = fields(&[
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("server", "milpa"),
+        ("x-trace", "abc"),
+    ]);
+    let mut b = a.clone();
+    b.reverse();
+    let big = "x".repeat(150);
+    let c = fields(&[(":status", "404"), ("x-big", big.as_str()), ("server", "milpa")]);
+    let all_indexed =
+        |block: &[u8], f: &[HeaderField]| block.len() == f.len() && block.iter().all(|b| b & 0x80 != 0);
+    trip(&mut e, &mut d, &a);
+    assert!(all_indexed(&trip(&mut e, &mut d, &a), &a));
+    // The same fields in another order: every position now holds another entry.
+    assert!(all_indexed(&trip(&mut e, &mut d, &b), &b));
+    assert!(all_indexed(&trip(&mut e, &mut d, &a), &a));
+    // A large entry (twice: second sight) evicts what `a` matched.
+    trip(&mut e, &mut d, &c);
+    trip(&mut e, &mut d, &c);
+    trip(&mut e, &mut d, &a);
+    assert!(all_indexed(&trip(&mut e, &mut d, &a), &a));
+    // A smaller table (as a peer's SETTINGS would set) drops entries the positions remember.
+    e.set_max_table_size(64);
+    trip(&mut e, &mut d, &a);
+    e.set_max_table_size(0);
+    let block = trip(&mut e, &mut d, &a);
+    assert_eq!(e.table_len(), 0);
+    // Only `:status: 200` is in the static table: the rest are literals now.
+    assert!(block.iter().filter(|&&b| b & 0x80 != 0).count() >= 1 && block.len() > a.len());
+    e.set_max_table_size(4096);
+    trip(&mut e, &mut d, &a);
+    assert!(all_indexed(&trip(&mut e, &mut d, &a), &a));
+}

@@ -28,6 +28,14 @@ pub(crate) type AppFutureUnit = Pin<Box<dyn Future<Output = ()> + Send + 'static
 pub type AppFuture = Pin<Box<dyn Future<Output = Result<(), AppError>> + Send + 'static>>;
 
 /// An application: called once per scope.
+///
+/// The future `call` returns is allocated, moved and dropped once per request, so its
+/// size is paid every time. An `async fn` stores in its future every argument and
+/// every local that lives across an `.await` (today's rustc stores the arguments
+/// twice), and the largest of all its branches: one big `async fn(scope, receive,
+/// send)` with rare branches inlined (a WebSocket session, lifespan) makes every
+/// request pay for them. Decide what to do from the scope synchronously and box the
+/// rare, large branches; the built-in demo does both.
 pub trait App: Send + Sync + 'static {
     /// Serves one scope. The future runs until the application is done with it;
     /// the server may poll it inside the connection's task, so it must not block.
