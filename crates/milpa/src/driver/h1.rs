@@ -169,7 +169,7 @@ struct Driver<R: Runtime, S> {
     /// The `date` fields, without and with `server`, and until when they are
     /// current; see [`crate::date::h1_fields`].
     common: [Option<(milpa_h1::FieldBlock, Instant)>; 2],
-    /// The time read at the start of this round.
+    /// The time read at the start of this wake-up.
     clock: Instant,
     quiet: Watch,
     graceful: Watch,
@@ -213,9 +213,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if let Some(current) = &self.current {
             current.exchange.unpark();
         }
+        // One clock reading per wake-up: its rounds take microseconds, and a deadline
+        // judged that much early or late changes nothing.
+        let now = Instant::now();
+        self.clock = now;
         for _ in 0..ROUNDS_PER_WAKE {
-            let now = Instant::now();
-            self.clock = now;
             // Draining quietly, a busy connection closes after its response;
             // an idle one is left to its keep-alive timeout or the graceful phase.
             if !self.shutdown_seen
