@@ -119,6 +119,11 @@ impl ConnectionState {
 
     /// Whether `role` may send `event` now; checking changes nothing.
     pub(crate) fn allows(&self, role: Role, event: EventType) -> bool {
+        self.next(role, event).is_some()
+    }
+
+    /// The state `role` moves to by sending `event`, if it may send it now.
+    fn next(&self, role: Role, event: EventType) -> Option<State> {
         let state = match role {
             Role::Client => self.client,
             Role::Server => self.server,
@@ -133,18 +138,16 @@ impl ConnectionState {
         if let Some(switch) = switching
             && (self.proposed_switch != Some(switch) || self.client != State::MightSwitchProtocol)
         {
-            return false;
+            return None;
         }
-        transition(role, state, event).is_some()
+        transition(role, state, event)
     }
 
     /// Applies `event` sent by `role`; returns `Err` and changes nothing if it is illegal.
     pub(crate) fn process(&mut self, role: Role, event: EventType) -> Result<(), State> {
-        if !self.allows(role, event) {
+        let Some(next) = self.next(role, event) else {
             return Err(*self.get_mut(role));
-        }
-        let current = *self.get_mut(role);
-        let next = transition(role, current, event).ok_or(current)?;
+        };
         *self.get_mut(role) = next;
         // Event-triggered moves of the other side.
         match (role, event) {
