@@ -115,11 +115,7 @@ impl Headers {
     /// Whether a comma-separated `name` field (give it lower-cased) contains
     /// `token`, compared case-insensitively: `has_token(b"connection", b"close")`.
     pub fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
-        // As `list(name).any(..)`, without its adapters: this runs several times per request.
-        !token.is_empty()
-            && self.get_all(name).any(|value| {
-                value.split(|&b| b == b',').any(|element| element.trim_ascii().eq_ignore_ascii_case(token))
-            })
+        self.list(name).any(|element| element.eq_ignore_ascii_case(token))
     }
 
     /// Builds a section from name/value pairs (for example from an HTTP/2 header
@@ -157,7 +153,6 @@ impl Headers {
         // Names already in lower case (HTTP/2-minded clients, most tools) are
         // looked up in place; otherwise one buffer holds the lower-cased copies.
         let needs_lowering = parsed.iter().any(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()));
-        names.clear();
         if needs_lowering {
             names.reserve(parsed.iter().map(|h| h.name.len()).sum());
         }

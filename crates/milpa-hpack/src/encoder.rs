@@ -250,20 +250,22 @@ impl Encoder {
         }
         let name_hash = hash(name, 0);
         let mut name_pos = None;
+        let mut exact = None;
         for (pos, entry) in self.table.iter().enumerate() {
             if entry.name_hash == name_hash && entry.name == name {
                 if !never && entry.value == value {
-                    integer::encode(pos + STATIC_LEN + 1, 7, 0x80, dst);
-                    let hit = Hit::Dynamic(self.table.sequence(pos));
-                    if let Some(remembered) = self.hits.get_mut(slot) {
-                        *remembered = hit;
-                    }
-                    return;
+                    exact = Some(pos);
+                    break;
                 }
                 if name_pos.is_none() {
                     name_pos = Some(pos);
                 }
             }
+        }
+        if let Some(pos) = exact {
+            integer::encode(pos + STATIC_LEN + 1, 7, 0x80, dst);
+            self.remember(slot, Hit::Dynamic(self.table.sequence(pos)));
+            return;
         }
         let mode = if never { Mode::NeverIndexed } else { self.admit(name, value, name_hash) };
         let (prefix_bits, flags) = match mode {
