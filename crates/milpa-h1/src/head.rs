@@ -26,7 +26,8 @@ struct Field {
 #[derive(Clone, Default)]
 pub struct Headers {
     raw: Bytes,
-    lower: Bytes,
+    /// The lower-cased names, when some name in `raw` is not lower-case already.
+    lower: Option<Bytes>,
     fields: Vec<Field>,
 }
 
@@ -40,7 +41,7 @@ pub struct HeaderField<'a> {
 impl<'a> HeaderField<'a> {
     /// The lower-cased name.
     pub fn name(&self) -> &'a [u8] {
-        slice(&self.headers.lower, self.field.lower)
+        slice(self.headers.names(), self.field.lower)
     }
 
     /// The name exactly as the client sent it.
@@ -55,7 +56,7 @@ impl<'a> HeaderField<'a> {
 
     /// The lower-cased name as shared [`Bytes`] (no copy).
     pub fn name_bytes(&self) -> Bytes {
-        slice_bytes(&self.headers.lower, self.field.lower)
+        slice_bytes(self.headers.names(), self.field.lower)
     }
 
     /// The value as shared [`Bytes`] (no copy).
@@ -73,6 +74,11 @@ fn slice_bytes(buf: &Bytes, (start, end): (u32, u32)) -> Bytes {
 }
 
 impl Headers {
+    /// The buffer the lower-cased names are in.
+    fn names(&self) -> &Bytes {
+        self.lower.as_ref().unwrap_or(&self.raw)
+    }
+
     /// Number of fields, duplicates included.
     pub fn len(&self) -> usize {
         self.fields.len()
@@ -96,11 +102,10 @@ impl Headers {
     /// The values of every field called `name` (give it lower-cased), in order.
     pub fn get_all<'s>(&'s self, name: &[u8]) -> impl Iterator<Item = &'s [u8]> {
         // Lengths first: most names differ in length, and that needs no slicing.
+        let names = self.names();
         self.fields
             .iter()
-            .filter(move |f| {
-                (f.lower.1 - f.lower.0) as usize == name.len() && slice(&self.lower, f.lower) == name
-            })
+            .filter(move |f| (f.lower.1 - f.lower.0) as usize == name.len() && slice(names, f.lower) == name)
             .map(|f| slice(&self.raw, f.value))
     }
 
@@ -138,8 +143,7 @@ impl Headers {
             let name = (name_start as u32, value_start as u32);
             ranges.push(Field { name, lower: name, value: (value_start as u32, raw.len() as u32) });
         }
-        let raw = raw.freeze();
-        Self { lower: raw.clone(), raw, fields: ranges }
+        Self { raw: raw.freeze(), lower: None, fields: ranges }
     }
 
     /// Builds the section from `httparse` output; `raw` is the buffer the slices point into.
@@ -169,7 +173,7 @@ impl Headers {
             };
             fields.push(Field { name, lower: lower_range, value: range(header.value) });
         }
-        let lower = if needs_lowering { names.split().freeze() } else { raw.clone() };
+        let lower = needs_lowering.then(|| names.split().freeze());
         Self { raw, lower, fields }
     }
 }

@@ -2,7 +2,7 @@
 //! bookkeeping shared by the receive path ([`crate::recv`]), the send path
 //! ([`crate::send`]) and the application's commands ([`crate::commands`]).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::flow::{DEFAULT_WINDOW, RecvWindow, SendWindow};
 use crate::frame::{
     self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, GoAwayFrame, MAX_MAX_FRAME_SIZE, PingFrame, Reason,
-    RstStreamFrame, Settings, SettingsFrame, StreamId, WindowUpdateFrame,
+    RstStreamFrame, Settings, SettingsFrame, StreamId, StreamIdMap, WindowUpdateFrame,
 };
 use crate::output::Output;
 use crate::priority::Priority;
@@ -127,7 +127,7 @@ pub struct Connection {
     pub(crate) block_buffer: BytesMut,
     /// Send queues of closed streams, reused by new ones.
     pub(crate) spare_queues: Vec<VecDeque<Bytes>>,
-    pub(crate) streams: BTreeMap<StreamId, Stream>,
+    pub(crate) streams: StreamIdMap<Stream>,
     /// Streams with something to send, in round-robin order.
     pub(crate) ready: VecDeque<StreamId>,
     pub(crate) recently_closed: VecDeque<(StreamId, Closed)>,
@@ -193,7 +193,7 @@ impl Connection {
             encoder: Encoder::new(),
             block_buffer: BytesMut::new(),
             spare_queues: Vec::new(),
-            streams: BTreeMap::new(),
+            streams: StreamIdMap::default(),
             ready: VecDeque::new(),
             recently_closed: VecDeque::new(),
             peer: PeerSettings {
@@ -524,10 +524,11 @@ impl Connection {
 
     /// Forgets every stream, reporting those the application knows as reset.
     fn reset_all(&mut self, reason: Reason) {
-        for (stream, state) in std::mem::take(&mut self.streams) {
-            if state.reported {
-                self.events.push_back(Event::StreamReset { stream, reason, error: None });
-            }
+        let mut reported: Vec<StreamId> =
+            self.streams.drain().filter(|(_, state)| state.reported).map(|(id, _)| id).collect();
+        reported.sort_unstable();
+        for stream in reported {
+            self.events.push_back(Event::StreamReset { stream, reason, error: None });
         }
         self.ready.clear();
         self.client_streams = 0;

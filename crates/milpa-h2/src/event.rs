@@ -119,10 +119,22 @@ impl Request {
         self.authority.as_deref()
     }
 
+    /// `:authority` as shared [`Bytes`]: a slice of the decoded field, not a copy.
+    #[must_use]
+    pub fn authority_bytes(&self) -> Option<Bytes> {
+        self.authority.clone()
+    }
+
     /// `:path`: path and query (absent for CONNECT).
     #[must_use]
     pub fn path(&self) -> Option<&[u8]> {
         self.path.as_deref()
+    }
+
+    /// `:path` as shared [`Bytes`]: a slice of the decoded field, not a copy.
+    #[must_use]
+    pub fn path_bytes(&self) -> Option<Bytes> {
+        self.path.clone()
     }
 
     /// `:protocol` of an extended CONNECT (RFC 8441), e.g. `websocket`.

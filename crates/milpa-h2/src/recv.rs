@@ -198,9 +198,10 @@ impl Connection {
             reason: goaway.reason,
             debug_data: goaway.debug_data,
         });
-        let refused: Vec<StreamId> =
-            self.streams.range(last..).map(|(id, _)| *id).filter(|id| *id > last).collect();
-        for id in refused.into_iter().filter(|id| id.is_server_initiated()) {
+        let mut refused: Vec<StreamId> =
+            self.streams.keys().copied().filter(|id| *id > last && id.is_server_initiated()).collect();
+        refused.sort_unstable();
+        for id in refused {
             if let Some(stream) = self.remove_stream(id) {
                 self.remember(id, Closed::Done);
                 if stream.reported {

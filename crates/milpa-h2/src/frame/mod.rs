@@ -50,7 +50,7 @@ pub use push_promise::PushPromiseFrame;
 pub use reason::Reason;
 pub use rst_stream::RstStreamFrame;
 pub use settings::{Settings, SettingsFrame};
-pub use stream_id::StreamId;
+pub use stream_id::{StreamId, StreamIdHasher, StreamIdMap};
 pub use window_update::{MAX_WINDOW_SIZE, WindowUpdateFrame};
 
 /// Length of the frame header that precedes every payload (RFC 9113 §4.1).

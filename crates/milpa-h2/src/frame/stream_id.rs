@@ -1,6 +1,8 @@
 //! Stream identifiers (RFC 9113 §5.1.1).
 
 use core::fmt;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A 31-bit stream identifier. Stream 0 is the connection itself; clients open odd-numbered
 /// streams, servers (push) even-numbered ones.
@@ -67,6 +69,33 @@ impl fmt::Display for StreamId {
     }
 }
 
+/// A map keyed by stream, hashed with [`StreamIdHasher`].
+pub type StreamIdMap<V> = HashMap<StreamId, V, BuildHasherDefault<StreamIdHasher>>;
+
+/// Hashes stream identifiers with one multiplication. A client picks them, but only in
+/// increasing order and at most `max_concurrent_streams` at a time, so there is no
+/// flood of collisions to defend against and SipHash's cost buys nothing; the high half
+/// of the product is folded into the low bits a table indexes by, so identifiers that
+/// differ only in high bits still spread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +116,15 @@ mod tests {
         assert_eq!(u32::from(StreamId::MAX), 0x7fff_ffff);
         assert_eq!(StreamId::new(0x8000_0000), StreamId::ZERO);
         assert_eq!(StreamId::new(42).to_string(), "42");
+    }
+
+    #[test]
+    fn identifiers_far_apart_land_in_different_buckets() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<StreamIdHasher>::default();
+        // A table of 128 buckets indexes by the low 7 bits of the hash.
+        let buckets: std::collections::HashSet<u64> =
+            (0..64u32).map(|i| build.hash_one(StreamId::new(1 + (i << 24))) & 127).collect();
+        assert!(buckets.len() > 32, "{} buckets for 64 identifiers", buckets.len());
     }
 }

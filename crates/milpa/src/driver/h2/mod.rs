@@ -1,9 +1,8 @@
 //! The HTTP/2 connection driver: socket ⇄ `milpa_h2::Connection` ⇄ one
 //! application future per stream, all polled inside the connection's task.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use http::{Method, StatusCode, Version};
-use milpa_h2::frame::{Reason, StreamId};
+use milpa_h2::frame::{Reason, StreamId, StreamIdMap};
 use milpa_h2::{Connection, Event, SendError};
 
 use super::file::{FileEvent, FileSend};
@@ -41,30 +40,6 @@ const ROUNDS_PER_WAKE: usize = 32;
 /// Exchanges of finished streams kept for the next requests: enough for a client's
 /// usual burst of concurrent requests.
 const SPARE_EXCHANGES: usize = 16;
-
-/// Hashes stream identifiers with one multiplication: a client picks them, but only in
-/// increasing order and at most `max_concurrent_streams` at a time, so there is no
-/// flood of collisions to defend against and SipHash's cost buys nothing.
-#[derive(Default)]
-struct StreamIdHasher(u64);
-
-impl Hasher for StreamIdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u32(u32::from(byte));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type StreamMap<V> = HashMap<StreamId, V, BuildHasherDefault<StreamIdHasher>>;
 
 /// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
 /// read (the preface, when it was sniffed).
@@ -148,7 +123,7 @@ struct Target {
 
 impl Target {
     fn of(request: &milpa_h2::Request) -> Self {
-        let target = Bytes::copy_from_slice(request.path().unwrap_or(b"/"));
+        let target = request.path_bytes().unwrap_or_else(|| Bytes::from_static(b"/"));
         let query_start = target.iter().position(|&b| b == b'?');
         let raw_path = target.slice(..query_start.unwrap_or(target.len()));
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
@@ -197,9 +172,9 @@ struct Driver<R: Runtime, S> {
     conn: Connection,
     writes: WriteQueue,
     timer: Timer<R>,
-    streams: StreamMap<StreamTask>,
+    streams: StreamIdMap<StreamTask>,
     /// Streams carrying an accepted WebSocket.
-    sockets: StreamMap<Socket>,
+    sockets: StreamIdMap<Socket>,
     /// Exchanges of finished streams, reused for new ones.
     spare: Vec<Exchange>,
     /// The streams to poll in this round (kept to reuse its storage).
@@ -264,8 +239,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             tls,
             writes: WriteQueue::new(ctx.metrics.clone()),
             timer: Timer::new(),
-            streams: StreamMap::default(),
-            sockets: StreamMap::default(),
+            streams: StreamIdMap::default(),
+            sockets: StreamIdMap::default(),
             spare: Vec::new(),
             polling: Vec::new(),
             date: None,
@@ -523,7 +498,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     ) {
         let ctx = &self.ctx;
         let Target { target, raw_path, query_string } = Target::of(&request);
-        let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
+        let authority = request.authority_bytes().unwrap_or_default();
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
         let record = self.record(&request, &target, &raw_path, &query_string);
@@ -795,12 +770,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if data.is_empty() && !end {
             return Outcome::Continue;
         }
-        match self.conn.send_data(id, data.clone(), end) {
+        // With room left the data is taken whole; only a full buffer refuses it (and
+        // marks the stream to be reported writable), so only then is it cloned to keep.
+        let full = self.conn.send_capacity(id).is_ok_and(|room| room == 0);
+        let kept = full.then(|| data.clone());
+        match self.conn.send_data(id, data, end) {
             Ok(()) if end => self.finish(id),
             Ok(()) => Outcome::Continue,
             Err(SendError::BufferFull(_)) => {
                 if let Some(stream) = self.streams.get_mut(&id) {
-                    stream.blocked = Some((data, end));
+                    stream.blocked = kept.map(|data| (data, end));
                 }
                 Outcome::Wait
             }

@@ -66,7 +66,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
         };
         let Target { target, raw_path, query_string } = Target::of(&request);
-        let authority = Bytes::copy_from_slice(request.authority().unwrap_or_default());
+        let authority = request.authority_bytes().unwrap_or_default();
         let record = self.record(&request, &target, &raw_path, &query_string);
         // `host` carries the authority unless the client sent one itself.
         let has_host = request.header("host").is_some();
