@@ -108,7 +108,7 @@ pub(crate) fn trailers(fields: Vec<HeaderField>) -> Result<Vec<HeaderField>, Mal
 /// fields pass: an application written for HTTP/1.1 may set `connection: close` or
 /// `transfer-encoding`, and they are dropped silently when encoded.
 pub(crate) fn outgoing(name: &[u8], value: &[u8]) -> Result<(), ()> {
-    if name.is_empty() || !name.iter().all(|&b| is_lowercase_tchar(b)) {
+    if name.is_empty() || !is_lowercase_token(name) {
         return Err(());
     }
     check_value(value).map_err(|_| ())
@@ -137,7 +137,7 @@ fn check_name(name: &[u8]) -> Result<(), Malformed> {
     if name.is_empty() {
         return Err(Malformed::EmptyName);
     }
-    if name.iter().all(|&b| is_lowercase_tchar(b)) {
+    if is_lowercase_token(name) {
         return Ok(());
     }
     Err(if name.iter().any(u8::is_ascii_uppercase) {
@@ -149,7 +149,7 @@ fn check_name(name: &[u8]) -> Result<(), Malformed> {
 
 /// RFC 9113 §8.2.1: no NUL, CR or LF; no leading or trailing space or tab.
 fn check_value(value: &[u8]) -> Result<(), Malformed> {
-    if value.iter().any(|&b| BYTE_CLASS[usize::from(b)] & FORBIDDEN_IN_VALUE != 0)
+    if !has_no_forbidden_byte(value)
         || matches!(value.first(), Some(b' ' | b'\t'))
         || matches!(value.last(), Some(b' ' | b'\t'))
     {
@@ -224,6 +224,29 @@ fn is_lowercase_tchar(b: u8) -> bool {
     BYTE_CLASS[usize::from(b)] & LOWERCASE_TCHAR != 0
 }
 
+fn is_lowercase_token(name: &[u8]) -> bool {
+    name.iter().all(|&b| is_lowercase_tchar(b))
+}
+
+/// Whether `value` holds no NUL, CR or LF, eight bytes at a time (SWAR): a word with no
+/// byte below 0x0e needs no byte checks; one with such a byte (a tab, which is allowed,
+/// or a forbidden one) is checked byte by byte. The last word may overlap the one before
+/// it; values shorter than a word go byte by byte.
+fn has_no_forbidden_byte(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let allowed = |b: u8| BYTE_CLASS[usize::from(b)] & FORBIDDEN_IN_VALUE == 0;
+    // The high bit of each ASCII byte below 0x0e; the sum never carries between bytes.
+    let low_controls = |x: u64| !((x & (ONES * 0x7f)) + ONES * (0x80 - 0x0e)) & !x & (ONES * 0x80);
+    let Some(last) = value.last_chunk::<8>() else {
+        return value.iter().all(|&b| allowed(b));
+    };
+    let (words, _) = value.as_chunks::<8>();
+    words
+        .iter()
+        .chain([last])
+        .all(|word| low_controls(u64::from_le_bytes(*word)) == 0 || word.iter().all(|&b| allowed(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +288,24 @@ mod tests {
         ]);
         assert_eq!(request(list.clone(), false), Err(Malformed::UnexpectedProtocol));
         assert_eq!(request(list, true).unwrap().protocol(), Some(&b"websocket"[..]));
+    }
+
+    #[test]
+    fn value_words_agree_with_the_byte_table() {
+        // Every byte at every position of a word of value bytes.
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut value = *b"ab c/*\x80~";
+                value[at] = b;
+                let byte_ok = value.iter().all(|&c| !matches!(c, b'\0' | b'\r' | b'\n'));
+                let trimmed = !matches!(value[0], b' ' | b'\t') && !matches!(value[7], b' ' | b'\t');
+                assert_eq!(check_value(&value[..]).is_ok(), byte_ok && trimmed, "{value:?}");
+            }
+        }
+        assert!(has_no_forbidden_byte(b"\x0e\x7f\xff\x80 abc\t"));
+        assert!(!has_no_forbidden_byte(b"\x0e\x7f\xff\x80 abc\0"));
+        assert!(check_value(b"Fri, 27 Nov 2026 08:31:26 GMT\ttail").is_ok());
+        assert!(check_value(b"Fri, 27 Nov 2026 08:31:26 GMT\ntail").is_err());
     }
 
     #[test]
