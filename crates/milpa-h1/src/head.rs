@@ -29,6 +29,27 @@ pub struct Headers {
     /// The lower-cased names, when some name in `raw` is not lower-case already.
     lower: Option<Bytes>,
     fields: Vec<Field>,
+    /// Which of the [`well_known`] names are present.
+    known: u8,
+}
+
+/// A bit for each field name the protocol itself looks up (framing, connection
+/// management, upgrades), 0 for any other. Recording which are present as a section
+/// is built lets a lookup of an absent one (the usual case) skip the scan.
+/// Inlined, so that a lookup by a literal name finds its bit at compile time.
+#[inline(always)]
+fn well_known(name: &[u8]) -> u8 {
+    match name.len() {
+        2 if name == b"te" => 1,
+        4 if name == b"host" => 1 << 1,
+        6 if name == b"expect" => 1 << 2,
+        7 if name == b"upgrade" => 1 << 3,
+        10 if name == b"connection" => 1 << 4,
+        14 if name == b"content-length" => 1 << 5,
+        14 if name == b"http2-settings" => 1 << 6,
+        17 if name == b"transfer-encoding" => 1 << 7,
+        _ => 0,
+    }
 }
 
 /// One header field borrowed from [`Headers`].
@@ -95,15 +116,31 @@ impl Headers {
     }
 
     /// The value of the first field called `name` (give it lower-cased).
+    #[inline(always)]
     pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        if !self.may_have(name) {
+            return None;
+        }
+        self.get_in_fields(name)
+    }
+
+    fn get_in_fields(&self, name: &[u8]) -> Option<&[u8]> {
         self.get_all(name).next()
+    }
+
+    /// `false` when `name` is a [`well_known`] name that is absent.
+    #[inline(always)]
+    fn may_have(&self, name: &[u8]) -> bool {
+        let bit = well_known(name);
+        self.known & bit == bit
     }
 
     /// The values of every field called `name` (give it lower-cased), in order.
     pub fn get_all<'s>(&'s self, name: &[u8]) -> impl Iterator<Item = &'s [u8]> {
+        let fields = if self.may_have(name) { &self.fields[..] } else { &[] };
         // Lengths first: most names differ in length, and that needs no slicing.
         let names = self.names();
-        self.fields
+        fields
             .iter()
             .filter(move |f| (f.lower.1 - f.lower.0) as usize == name.len() && slice(names, f.lower) == name)
             .map(|f| slice(&self.raw, f.value))
@@ -119,7 +156,12 @@ impl Headers {
 
     /// Whether a comma-separated `name` field (give it lower-cased) contains
     /// `token`, compared case-insensitively: `has_token(b"connection", b"close")`.
+    #[inline(always)]
     pub fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
+        self.may_have(name) && self.has_token_in_fields(name, token)
+    }
+
+    fn has_token_in_fields(&self, name: &[u8], token: &[u8]) -> bool {
         self.list(name).any(|element| element.eq_ignore_ascii_case(token))
     }
 
@@ -134,16 +176,18 @@ impl Headers {
             pairs.clone().fold((0, 0), |(count, size), (n, v)| (count + 1, size + n.len() + v.len()));
         let mut raw = BytesMut::with_capacity(size);
         let mut ranges = Vec::with_capacity(count);
+        let mut known = 0;
         for (name, value) in pairs {
             let name_start = raw.len();
             raw.extend_from_slice(name);
             raw[name_start..].make_ascii_lowercase();
+            known |= well_known(&raw[name_start..]);
             let value_start = raw.len();
             raw.extend_from_slice(value);
             let name = (name_start as u32, value_start as u32);
             ranges.push(Field { name, lower: name, value: (value_start as u32, raw.len() as u32) });
         }
-        Self { raw: raw.freeze(), lower: None, fields: ranges }
+        Self { raw: raw.freeze(), lower: None, fields: ranges, known }
     }
 
     /// Builds the section from `httparse` output; `raw` is the buffer the slices point into.
@@ -161,20 +205,23 @@ impl Headers {
             names.reserve(parsed.iter().map(|h| h.name.len()).sum());
         }
         let mut fields = Vec::with_capacity(parsed.len());
+        let mut known = 0;
         for header in parsed {
             let name = range(header.name.as_bytes());
             let lower_range = if needs_lowering {
                 let start = names.len();
                 names.extend_from_slice(header.name.as_bytes());
                 names[start..].make_ascii_lowercase();
+                known |= well_known(&names[start..]);
                 (start as u32, names.len() as u32)
             } else {
+                known |= well_known(header.name.as_bytes());
                 name
             };
             fields.push(Field { name, lower: lower_range, value: range(header.value) });
         }
         let lower = needs_lowering.then(|| names.split().freeze());
-        Self { raw, lower, fields }
+        Self { raw, lower, fields, known }
     }
 }
 

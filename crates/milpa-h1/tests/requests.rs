@@ -60,6 +60,37 @@ fn headers_keep_order_original_case_and_lowercase_names() {
 }
 
 #[test]
+fn the_protocol_s_own_fields_are_found_in_any_case_and_only_when_present() {
+    let names = ["Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Expect", "TE"];
+    let mut checked = 0;
+    for (at, name) in names.iter().enumerate() {
+        for spelled in [name.to_string(), name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+            let host = if at == 0 { "" } else { "host: h\r\n" };
+            let head = format!("OPTIONS * HTTP/1.1\r\n{host}X-{spelled}: decoy\r\n{spelled}: v{at}\r\n\r\n");
+            let mut conn = Connection::new(Config::default(), Instant::now());
+            conn.receive(Instant::now(), head.as_bytes());
+            // Framing fields with "v" values are refused; the section is still built.
+            let Some(Event::Request(request)) = conn.poll_event() else { continue };
+            let lower = name.to_ascii_lowercase();
+            let found: Vec<_> = request.headers().get_all(lower.as_bytes()).collect();
+            assert_eq!(found, [format!("v{at}").as_bytes()], "{spelled}");
+            assert_eq!(request.headers().get(format!("x-{lower}").as_bytes()), Some(&b"decoy"[..]));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} spellings made a request");
+    let request = first_request(b"GET / HTTP/1.1\r\nHost: a\r\nX-Connection: close\r\n\r\n");
+    assert_eq!(request.headers().get(b"connection"), None);
+    assert!(!request.headers().has_token(b"connection", b"close"));
+    let request = first_request(b"GET / HTTP/1.1\r\nHost: a\r\nCONNECTION: Close\r\n\r\n");
+    assert!(request.headers().has_token(b"connection", b"close"));
+    let pairs = milpa_h1::Headers::from_pairs([(&b"TE"[..], &b"trailers"[..]), (b"host", b"b")]);
+    assert!(pairs.has_token(b"te", b"trailers"));
+    assert_eq!(pairs.get(b"host"), Some(&b"b"[..]));
+    assert_eq!(pairs.get(b"upgrade"), None);
+}
+
+#[test]
 fn header_values_are_trimmed_of_surrounding_whitespace() {
     let request = first_request(b"GET / HTTP/1.1\r\nHost:   a  \r\nX-A:\tb\t\r\n\r\n");
     assert_eq!(request.headers().get(b"host"), Some(&b"a"[..]));
