@@ -13,7 +13,7 @@ use crate::head::{BodyLength, Headers, Request, parse_request};
 use crate::output::Output;
 use crate::scan::Scan;
 use crate::state::{ConnectionState, EventType, Role, State, Switch};
-use crate::writer::{self, BodyWriter, FieldBlock, FieldPolicy};
+use crate::writer::{self, BodyWriter, FieldBlock, FieldPolicy, HeadMemo};
 
 /// Something the client did, for the caller to act on.
 #[derive(Debug)]
@@ -74,6 +74,8 @@ pub struct Connection {
     reader: Reader,
     writer: BodyWriter,
     output: Output,
+    /// The last response head, copied again when the next one is the same.
+    head_memo: HeadMemo,
     exchange: Exchange,
     /// The server answered before the request body ended: read the rest and drop it.
     discarding: Option<u64>,
@@ -106,6 +108,7 @@ impl Connection {
             reader: Reader::Head(Scan::default()),
             writer: BodyWriter::Discard,
             output: Output::default(),
+            head_memo: HeadMemo::default(),
             exchange: Exchange { version: Version::HTTP_11, head: false, continue_pending: false },
             discarding: None,
             pending_error: None,
@@ -335,6 +338,10 @@ impl Connection {
     /// else chunked (HTTP/1.1) or close-delimited (HTTP/1.0). `Connection: close`
     /// is added when the connection will not be reused. A 101 accepts a proposed
     /// `Upgrade`, a 2xx answers `CONNECT`; both switch protocols.
+    ///
+    /// `fields` may be walked twice, so its iterator must be `Clone` (those over arrays
+    /// and slices are): a head with the same status and fields as the last one is
+    /// recognised and copied instead of checked and formatted again.
     pub fn send_response<I, N, V>(
         &mut self,
         status: StatusCode,
@@ -342,7 +349,7 @@ impl Connection {
         length: Option<u64>,
     ) -> Result<(), SendError>
     where
-        I: IntoIterator<Item = (N, V)>,
+        I: IntoIterator<Item = (N, V), IntoIter: Clone>,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
@@ -359,7 +366,7 @@ impl Connection {
         common: &FieldBlock,
     ) -> Result<(), SendError>
     where
-        I: IntoIterator<Item = (N, V)>,
+        I: IntoIterator<Item = (N, V), IntoIter: Clone>,
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
@@ -380,8 +387,13 @@ impl Connection {
             drop_transfer_encoding: no_body || exchange.version == Version::HTTP_10,
         };
         let mark = self.output.mark();
-        writer::write_status_line(&mut self.output, status);
-        let declared = match writer::write_fields(&mut self.output, fields, policy) {
+        let declared = match writer::write_head(
+            &mut self.output,
+            &mut self.head_memo,
+            status,
+            fields.into_iter(),
+            policy,
+        ) {
             Ok(declared) => declared,
             Err(error) => {
                 self.output.truncate(mark);

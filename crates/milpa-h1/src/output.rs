@@ -60,6 +60,11 @@ impl Output {
         self.tail.len()
     }
 
+    /// What was written to the tail since `mark`.
+    pub(crate) fn written_since(&self, mark: usize) -> &[u8] {
+        &self.tail[mark..]
+    }
+
     /// Drops what was written to the tail since `mark`.
     pub(crate) fn truncate(&mut self, mark: usize) {
         self.len -= self.tail.len() - mark;

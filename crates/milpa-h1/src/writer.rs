@@ -22,7 +22,7 @@ pub(crate) enum BodyWriter {
 }
 
 /// What the application's header fields said about framing and the connection.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Declared {
     pub(crate) content_length: Option<u64>,
     pub(crate) chunked: bool,
@@ -31,7 +31,7 @@ pub(crate) struct Declared {
 }
 
 /// Which of the application's fields are dropped because the response cannot carry them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FieldPolicy {
     /// 1xx, 204 and 2xx to CONNECT: no `Content-Length` or `Transfer-Encoding` (RFC 9110 §8.6).
     pub(crate) drop_length: bool,
@@ -102,6 +102,109 @@ impl FieldBlock {
     pub fn as_bytes(&self) -> &[u8] {
         &self.encoded
     }
+}
+
+/// Heads longer than this (status line and fields) are not remembered: the memo's
+/// memory stays small whatever the application sends.
+const MEMO_LIMIT: usize = 1024;
+
+/// The last response head's status line and fields as written, what its fields
+/// declared, and the fields as given. Applications tend to send the same fields
+/// response after response; a head equal to the last one byte for byte (same status,
+/// same fields in the same order, same policy) was checked then, so it is copied
+/// rather than checked and formatted again.
+#[derive(Debug, Default)]
+pub(crate) struct HeadMemo {
+    key: Option<(StatusCode, FieldPolicy)>,
+    /// Every field's name and value, back to back.
+    given: Vec<u8>,
+    /// Every field's name and value lengths.
+    lengths: Vec<(usize, usize)>,
+    written: Vec<u8>,
+    declared: Declared,
+}
+
+impl HeadMemo {
+    fn matches<I, N, V>(&self, key: (StatusCode, FieldPolicy), fields: I) -> bool
+    where
+        I: Iterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        if self.key != Some(key) {
+            return false;
+        }
+        let mut lengths = self.lengths.iter();
+        let mut rest = &self.given[..];
+        for (name, value) in fields {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            let Some(&(name_len, value_len)) = lengths.next() else { return false };
+            if name_len != name.len() || value_len != value.len() || rest[..name_len] != *name {
+                return false;
+            }
+            let (given_value, after) = rest[name_len..].split_at(value_len);
+            if given_value != value {
+                return false;
+            }
+            rest = after;
+        }
+        lengths.next().is_none()
+    }
+
+    fn remember<I, N, V>(
+        &mut self,
+        key: (StatusCode, FieldPolicy),
+        fields: I,
+        written: &[u8],
+        declared: Declared,
+    ) where
+        I: Iterator<Item = (N, V)>,
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.key = None;
+        if written.len() > MEMO_LIMIT {
+            return;
+        }
+        self.given.clear();
+        self.lengths.clear();
+        for (name, value) in fields {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            self.given.extend_from_slice(name);
+            self.given.extend_from_slice(value);
+            self.lengths.push((name.len(), value.len()));
+        }
+        self.written.clear();
+        self.written.extend_from_slice(written);
+        self.declared = declared;
+        self.key = Some(key);
+    }
+}
+
+/// Writes the status line and the application's fields (see [`write_fields`]),
+/// copying them from `memo` when they are the last head's again.
+pub(crate) fn write_head<I, N, V>(
+    out: &mut Output,
+    memo: &mut HeadMemo,
+    status: StatusCode,
+    fields: I,
+    policy: FieldPolicy,
+) -> Result<Declared, SendError>
+where
+    I: Iterator<Item = (N, V)> + Clone,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let key = (status, policy);
+    if memo.matches(key, fields.clone()) {
+        out.put_slice(&memo.written);
+        return Ok(memo.declared);
+    }
+    let mark = out.mark();
+    write_status_line(out, status);
+    let declared = write_fields(out, fields.clone(), policy)?;
+    memo.remember(key, fields, out.written_since(mark), declared);
+    Ok(declared)
 }
 
 /// Writes the application's fields, validating each and noting framing; nothing

@@ -315,3 +315,64 @@ fn framing_fields_in_trailers_are_dropped() {
     conn.send_end([("transfer-encoding", "gzip"), ("content-length", "9"), ("x-ok", "1")]).unwrap();
     assert!(wire(&mut conn, now).ends_with("0\r\nx-ok: 1\r\n\r\n"));
 }
+
+/// One response of the sequence below: request method, status, fields, known length.
+type Case = (&'static [u8], StatusCode, &'static [(&'static str, &'static str)], Option<u64>);
+
+/// Serves `case` on `conn` (which has read nothing yet for it) and returns what went
+/// on the wire, or the error the response head got.
+fn serve_case(
+    conn: &mut Connection,
+    now: Instant,
+    (method, status, fields, length): Case,
+) -> Result<String, SendError> {
+    let mut request = method.to_vec();
+    request.extend_from_slice(b" / HTTP/1.1\r\nHost: a\r\n\r\n");
+    conn.receive(now, &request);
+    while conn.poll_event().is_some() {}
+    let sent = conn.send_response(status, fields.iter().copied(), length);
+    if sent.is_ok() && length != Some(0) && method != b"HEAD" {
+        conn.send_data(Bytes::from_static(b"hello")).unwrap();
+    }
+    if sent.is_ok() {
+        conn.send_end(NO_FIELDS).unwrap();
+    }
+    let out = wire(conn, now);
+    sent.map(|()| out)
+}
+
+#[test]
+fn a_head_like_the_last_one_is_written_exactly_as_a_fresh_connection_writes_it() {
+    const CORS: &[(&str, &str)] = &[("content-type", "text/plain"), ("Access-Control-Allow-Origin", "*")];
+    const CORS_LENGTH: &[(&str, &str)] = &[("content-type", "text/plain"), ("content-length", "5")];
+    let cases: [Case; 14] = [
+        (b"GET", StatusCode::OK, CORS, Some(5)),
+        (b"GET", StatusCode::OK, CORS, Some(5)),
+        (b"GET", StatusCode::OK, CORS, None),
+        (b"GET", StatusCode::NOT_FOUND, CORS, Some(5)),
+        (b"HEAD", StatusCode::NOT_FOUND, CORS, Some(5)),
+        (b"GET", StatusCode::OK, CORS_LENGTH, None),
+        (b"GET", StatusCode::OK, CORS_LENGTH, None),
+        (b"GET", StatusCode::NO_CONTENT, CORS_LENGTH, Some(0)),
+        (b"GET", StatusCode::OK, &[("content-type", "text/plain")], Some(5)),
+        (b"GET", StatusCode::OK, &[("content-type", "text/plain"), ("x", "a\r\nb")], Some(5)),
+        (b"GET", StatusCode::OK, &[("content-type", "text/plain")], Some(5)),
+        (b"GET", StatusCode::OK, &[("content-type", "text/plainx")], Some(5)),
+        (b"GET", StatusCode::OK, &[("content-typ", "etext/plain")], Some(5)),
+        (b"GET", StatusCode::OK, &[], Some(5)),
+    ];
+    let now = Instant::now();
+    let mut reused = Connection::new(Config::default(), now);
+    for case in cases {
+        let mut fresh = Connection::new(Config::default(), now);
+        let expected = serve_case(&mut fresh, now, case);
+        let got = serve_case(&mut reused, now, case);
+        assert_eq!(got, expected, "{:?} {:?}", case.1, case.2);
+        if got.is_err() {
+            // A refused head leaves the request unanswered: answer it to go on.
+            reused.send_response(StatusCode::OK, NO_FIELDS, Some(0)).unwrap();
+            reused.send_end(NO_FIELDS).unwrap();
+            wire(&mut reused, now);
+        }
+    }
+}
