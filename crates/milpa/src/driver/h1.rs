@@ -217,6 +217,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         // judged that much early or late changes nothing.
         let now = Instant::now();
         self.clock = now;
+        // Between requests, the socket is what wakes the task (a timer or a shutdown
+        // otherwise): read first, so the first round serves what arrived instead of
+        // finding nothing to do and reading at its end.
+        if self.current.is_none() {
+            self.read(cx, now)?;
+        }
         for _ in 0..ROUNDS_PER_WAKE {
             // Draining quietly, a busy connection closes after its response;
             // an idle one is left to its keep-alive timeout or the graceful phase.
