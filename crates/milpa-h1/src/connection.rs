@@ -15,6 +15,9 @@ use crate::scan::Scan;
 use crate::state::{ConnectionState, EventType, Role, State, Switch};
 use crate::writer::{self, BodyWriter, FieldBlock, FieldPolicy, HeadMemo};
 
+/// What the input buffer grows by when a read does not fit (see `receive`).
+const INPUT_CHUNK: usize = 4096;
+
 /// Something the client did, for the caller to act on.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -129,6 +132,12 @@ impl Connection {
     pub fn receive(&mut self, now: Instant, data: &[u8]) {
         if data.is_empty() || self.state.client() == State::Error {
             return;
+        }
+        // Room for a few more reads at once: each head is split off the front of
+        // this buffer, and topping it up by exactly one read at a time would make
+        // nearly every read reclaim or reallocate it.
+        if self.input.capacity() - self.input.len() < data.len() {
+            self.input.reserve(data.len().max(INPUT_CHUNK));
         }
         self.input.extend_from_slice(data);
         self.last_input = now;
