@@ -104,8 +104,9 @@ impl FieldBlock {
     }
 }
 
-/// Heads longer than this (status line and fields) are not remembered: the memo's
-/// memory stays small whatever the application sends.
+/// Heads longer than this (status line and fields as written, or the fields as
+/// given) are not remembered: the memo's memory stays small whatever the
+/// application sends.
 const MEMO_LIMIT: usize = 1024;
 
 /// The last response head's status line and fields as written, what its fields
@@ -170,6 +171,12 @@ impl HeadMemo {
         self.lengths.clear();
         for (name, value) in fields {
             let (name, value) = (name.as_ref(), value.as_ref());
+            // Fields the policy dropped are not in `written` but are remembered here.
+            if self.given.len() + name.len() + value.len() > MEMO_LIMIT {
+                self.given.clear();
+                self.lengths.clear();
+                return;
+            }
             self.given.extend_from_slice(name);
             self.given.extend_from_slice(value);
             self.lengths.push((name.len(), value.len()));

@@ -59,8 +59,17 @@ impl Connection {
             if self.input.len() < total {
                 return;
             }
-            let mut bytes = self.input.split_to(total);
-            let payload = bytes.split_off(HEADER_LEN).freeze();
+            let payload = if header.kind == kind::HEADERS {
+                // A header block's fields outlive the frame (a request's path stays in
+                // its scope while the stream runs): copied out, they keep a buffer of
+                // the block's size alive, not the whole read it arrived in.
+                let payload = Bytes::copy_from_slice(&self.input[HEADER_LEN..total]);
+                self.input.advance(total);
+                payload
+            } else {
+                let mut bytes = self.input.split_to(total);
+                bytes.split_off(HEADER_LEN).freeze()
+            };
             match Frame::decode(header, payload, self.config.max_frame_size) {
                 Ok(frame) => self.on_frame(frame),
                 Err(err) => self.on_frame_error(err),
