@@ -46,6 +46,11 @@ impl Server {
     fn start(class: &'static str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_milpa"))
             .args(["-k", class, "--insecure-bind", "127.0.0.1:0"])
+            // The default 1000 requests per connection would end the MadeYouReset
+            // flood (2000 streams) with a graceful GOAWAY(NO_ERROR) before the
+            // 1024-reset rule, or the rule on applications running for reset streams,
+            // could answer; which came first depended on how fast the applications ran.
+            .args(["--keep-alive-max-requests", "0"])
             .args(extra)
             .env("NO_COLOR", "1")
             .env("MILPA_HEADER_READ_TIMEOUT", "3")
