@@ -58,8 +58,18 @@ impl Connection {
             return Err(SendError::WrongState(stream));
         }
         let fields = fields.into_iter();
-        check_outgoing(fields.clone())?;
-        let block = self.encode_block(status.as_str().as_bytes(), fields);
+        let generation = self.encoder.generation();
+        let block = match self.head_memo.block_for(status, fields.clone(), generation) {
+            // The same head as the last, checked then, and the same bytes now.
+            Some(block) => block.clone(),
+            None => {
+                check_outgoing(fields.clone())?;
+                let block = self.encode_block(status.as_str().as_bytes(), fields.clone());
+                let generations = (generation, self.encoder.generation());
+                self.head_memo.remember(status, fields, &block, generations);
+                block
+            }
+        };
         self.write_header_block(stream, block, end_stream, None);
         if let Some(state) = self.streams.get_mut(&stream) {
             if end_stream {

@@ -16,6 +16,7 @@ use crate::frame::{
     self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, GoAwayFrame, MAX_MAX_FRAME_SIZE, PingFrame, Reason,
     RstStreamFrame, Settings, SettingsFrame, StreamId, StreamIdMap, WindowUpdateFrame,
 };
+use crate::head_memo::HeadMemo;
 use crate::output::Output;
 use crate::priority::Priority;
 use crate::stream::{Recv, Stream};
@@ -125,6 +126,8 @@ pub struct Connection {
     pub(crate) encoder: Encoder,
     /// Where header blocks are encoded before they are framed (see `encode_block`).
     pub(crate) block_buffer: BytesMut,
+    /// The last response head, while it can be sent again as encoded.
+    pub(crate) head_memo: HeadMemo,
     /// Send queues of closed streams, reused by new ones.
     pub(crate) spare_queues: Vec<VecDeque<Bytes>>,
     pub(crate) streams: StreamIdMap<Stream>,
@@ -192,6 +195,7 @@ impl Connection {
             decoder,
             encoder: Encoder::new(),
             block_buffer: BytesMut::new(),
+            head_memo: HeadMemo::default(),
             spare_queues: Vec::new(),
             streams: StreamIdMap::default(),
             ready: VecDeque::new(),

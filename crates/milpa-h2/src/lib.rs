@@ -73,6 +73,7 @@ mod error;
 mod event;
 mod flow;
 pub mod frame;
+mod head_memo;
 mod headers;
 mod output;
 mod priority;

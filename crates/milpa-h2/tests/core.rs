@@ -355,3 +355,91 @@ fn connection_error_kinds_display() {
     let _ = Settings::default();
     let _ = Connection::new(Config::default(), client.now);
 }
+
+#[test]
+fn repeated_response_heads_decode_as_sent_whatever_came_between() {
+    let mut client = Client::connected();
+    let mut next_stream = 1;
+    // Sends `fields` with `status` on a new stream; returns what the client decoded.
+    let mut respond = |client: &mut Client, status: u16, fields: &[(&str, &str)]| {
+        let stream = next_stream;
+        next_stream += 2;
+        client.send(frames::headers(stream).request("GET", "/").eos());
+        client.take_events();
+        if status == 103 {
+            // An early hint first, whose block adds an entry to the table.
+            let hint = [("link", "</style.css>; rel=preload")];
+            client.conn.send_informational(sid(stream), StatusCode::EARLY_HINTS, hint).unwrap();
+            client.pump();
+            client.take_frames();
+        }
+        let status = StatusCode::from_u16(status.max(200)).unwrap();
+        let sent = client.conn.send_response(sid(stream), status, fields.iter().copied(), true);
+        client.pump();
+        (sent, client.take_frames())
+    };
+    let expect = |status: &str, fields: &[(&str, &str)]| {
+        let mut all = vec![(":status".to_owned(), status.to_owned())];
+        all.extend(
+            fields
+                .iter()
+                .filter(|(name, _)| *name != "connection")
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
+        all
+    };
+    let head = [
+        ("content-type", "application/json"),
+        ("server", "milpa"),
+        ("date", "Tue, 26 Nov 2024 16:42:00 GMT"),
+    ];
+    let new_date = [
+        ("content-type", "application/json"),
+        ("server", "milpa"),
+        ("date", "Tue, 26 Nov 2024 16:42:01 GMT"),
+    ];
+    let with_connection = [head[0], head[1], ("connection", "close"), head[2]];
+    let mut steps: Vec<(u16, &[(&str, &str)])> = vec![
+        (200, &head),
+        (200, &head),
+        (200, &head),
+        (404, &head),
+        (200, &head),
+        (200, &new_date),
+        (200, &new_date),
+        (200, &with_connection),
+        (200, &new_date),
+        (200, &head[..2]),
+        (200, &new_date),
+        // 103: an early hint's block changes the table between two equal heads.
+        (103, &new_date),
+        (200, &new_date),
+    ];
+    for (status, fields) in steps.drain(..) {
+        let (sent, frames) = respond(&mut client, status, fields);
+        sent.unwrap();
+        let [Out::Headers { fields: got, .. }] = &frames[..] else { panic!("{frames:?}") };
+        assert_eq!(*got, expect(&status.max(200).to_string(), fields), "{status} {fields:?}");
+    }
+
+    // A repeat with one value changed to a bad one is checked, not copied.
+    let bad = [head[0], head[1], ("date", "Tue\n")];
+    let (sent, _) = respond(&mut client, 200, &bad);
+    assert!(matches!(sent, Err(milpa_h2::SendError::InvalidHeader)), "{sent:?}");
+
+    // The client shrinks its table: the kept block's references would now be wrong.
+    for (status, fields) in [(200, &new_date), (200, &new_date)] {
+        let (sent, frames) = respond(&mut client, status, fields);
+        sent.unwrap();
+        assert!(matches!(&frames[..], [Out::Headers { .. }]), "{frames:?}");
+    }
+    client.send(frames::settings().header_table_size(0));
+    client.take_frames();
+    for _ in 0..2 {
+        let (sent, frames) = respond(&mut client, 200, &new_date);
+        sent.unwrap();
+        let [Out::Headers { fields: got, .. }] = &frames[..] else { panic!("{frames:?}") };
+        assert_eq!(*got, expect("200", &new_date));
+    }
+    assert_eq!(client.conn.open_streams(), 1, "only the stream whose head was refused");
+}

@@ -99,6 +99,8 @@ pub struct Encoder {
     pending: Option<PendingUpdate>,
     doorkeeper: [u32; DOORKEEPER_SLOTS],
     hits: [Hit; HIT_SLOTS],
+    /// See [`Encoder::generation`].
+    generation: u64,
 }
 
 impl core::fmt::Debug for Encoder {
@@ -140,6 +142,7 @@ impl Encoder {
             pending: (cap < DEFAULT_TABLE_SIZE).then_some(PendingUpdate { min: cap, last: cap }),
             doorkeeper: [0; DOORKEEPER_SLOTS],
             hits: [Hit::None; HIT_SLOTS],
+            generation: 0,
         }
     }
 
@@ -151,6 +154,7 @@ impl Encoder {
     /// signalled first, then the final one (RFC 7541 §4.2).
     pub fn set_max_table_size(&mut self, setting: usize) {
         let size = setting.min(self.cap);
+        self.generation += 1;
         self.pending = Some(match self.pending {
             Some(p) => PendingUpdate { min: p.min.min(size), last: size },
             None => PendingUpdate { min: size, last: size },
@@ -181,6 +185,17 @@ impl Encoder {
         self.table.len()
     }
 
+    /// A count that moves whenever a block writes a literal or a table size update, or a
+    /// size change is set: everything that changes what the peer's table holds or what the
+    /// next block starts with. When it is the same after a block as before, that block
+    /// was table references only and changed nothing; the same fields encoded again give
+    /// the same bytes for as long as the count stays where it is. A caller may keep such
+    /// a block and send it again instead of encoding the same fields anew.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Encodes one header block made of `fields`, appending it to `dst`. Send the appended
     /// bytes as one header block.
     pub fn encode<'f, I>(&mut self, fields: I, dst: &mut BytesMut)
@@ -199,6 +214,7 @@ impl Encoder {
     #[must_use = "the block's fields are added through the returned BlockEncoder"]
     pub fn block<'a>(&'a mut self, dst: &'a mut BytesMut) -> BlockEncoder<'a> {
         if let Some(p) = self.pending.take() {
+            self.generation += 1;
             if p.min < self.table.max_size() {
                 integer::encode(p.min, 5, 0x20, dst);
                 self.table.set_max_size(p.min);
@@ -267,6 +283,8 @@ impl Encoder {
             self.remember(slot, Hit::Dynamic(self.table.sequence(pos)));
             return;
         }
+        // A literal: it may change the table or the second-sight filter.
+        self.generation += 1;
         let mode = if never { Mode::NeverIndexed } else { self.admit(name, value, name_hash) };
         let (prefix_bits, flags) = match mode {
             Mode::Indexing => (6, 0x40),

@@ -249,3 +249,41 @@ fn fields_are_recognised_by_position_through_reordering_eviction_and_resizing() 
     trip(&mut e, &mut d, &a);
     assert!(all_indexed(&trip(&mut e, &mut d, &a), &a));
 }
+
+#[test]
+fn the_generation_stays_put_exactly_across_blocks_of_table_references() {
+    let mut e = Encoder::new();
+    let mut d = Decoder::new();
+    let response = fields(&[
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("server", "milpa"),
+        ("date", "Tue, 26 Nov 2024 16:42:00 GMT"),
+    ]);
+    // First sight: literals, so the generation moves.
+    let before = e.generation();
+    trip(&mut e, &mut d, &response);
+    assert_ne!(e.generation(), before);
+    // All references now: it stays, and the same fields give the same bytes again.
+    let before = e.generation();
+    let kept = trip(&mut e, &mut d, &response);
+    assert_eq!(e.generation(), before);
+    assert_eq!(trip(&mut e, &mut d, &response), kept);
+    assert_eq!(e.generation(), before);
+
+    // Any literal moves it: a new value, a never-indexed one, a volatile one not yet indexed.
+    for literal in
+        [("date", "Tue, 26 Nov 2024 16:42:01 GMT"), ("set-cookie", "a=b"), ("content-length", "14")]
+    {
+        let before = e.generation();
+        trip(&mut e, &mut d, &fields(&[(":status", "200"), literal]));
+        assert_ne!(e.generation(), before, "{literal:?}");
+    }
+    // So does a table size change, as soon as it is set (the next block signals it).
+    let before = e.generation();
+    e.set_max_table_size(2048);
+    assert_ne!(e.generation(), before);
+    let before = e.generation();
+    trip(&mut e, &mut d, &fields(&[(":status", "200")]));
+    assert_ne!(e.generation(), before, "the block that signals the new size");
+}
