@@ -35,10 +35,11 @@ impl Connection {
 
     /// Sends the response head (a final status, 200–599) on `stream`, with END_STREAM when
     /// `end_stream` (no body). Connection-specific fields (`connection`, `transfer-encoding`…)
-    /// are dropped, as HTTP/2 cannot carry them. `fields` is walked twice — every field is
-    /// checked before any is encoded — so its iterator must be `Clone` (those over arrays
-    /// and slices are). Next: [`send_data`](Self::send_data),
-    /// [`send_trailers`](Self::send_trailers), or nothing if `end_stream`.
+    /// are dropped, as HTTP/2 cannot carry them. `fields` is walked more than once — every
+    /// field is checked before any is encoded, and compared with the last head's — so its
+    /// iterator must be `Clone` (those over arrays and slices are). Next:
+    /// [`send_data`](Self::send_data), [`send_trailers`](Self::send_trailers), or nothing
+    /// if `end_stream`.
     pub fn send_response<I, N, V>(
         &mut self,
         stream: StreamId,

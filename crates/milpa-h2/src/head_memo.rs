@@ -8,6 +8,9 @@ use http::StatusCode;
 /// Heads larger than this (fields as given, or the encoded block) are not kept.
 const MEMO_LIMIT: usize = 1024;
 
+/// Nor are heads with more fields than this.
+const MEMO_FIELDS: usize = 32;
+
 /// A response head whose block was made of table references only (see
 /// [`milpa_hpack::Encoder::generation`]): while the encoder's generation is the one kept
 /// here, the same status and fields encode to exactly `block`.
@@ -80,7 +83,9 @@ impl HeadMemo {
         self.lengths.clear();
         for (name, value) in fields {
             let (name, value) = (name.as_ref(), value.as_ref());
-            if self.given.len() + name.len() + value.len() > MEMO_LIMIT {
+            if self.given.len() + name.len() + value.len() > MEMO_LIMIT || self.lengths.len() == MEMO_FIELDS {
+                self.given.clear();
+                self.lengths.clear();
                 return;
             }
             self.given.extend_from_slice(name);

@@ -514,6 +514,13 @@ impl Client {
         }
     }
 
+    /// Applies a SETTINGS_HEADER_TABLE_SIZE the client sent to its own decoder, as a
+    /// client does once the server acknowledges it: the server's next header block must
+    /// then open with a table size update.
+    pub fn apply_header_table_size(&mut self, size: usize) {
+        self.decoder.set_max_table_size(size);
+    }
+
     pub fn take_frames(&mut self) -> Vec<Out> {
         std::mem::take(&mut self.frames)
     }
