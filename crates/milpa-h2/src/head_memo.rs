@@ -75,7 +75,7 @@ impl HeadMemo {
         N: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        self.kept = None;
+        let old = self.kept.take();
         if before != after || block.len() > MEMO_LIMIT {
             return;
         }
@@ -92,6 +92,11 @@ impl HeadMemo {
             self.given.extend_from_slice(value);
             self.lengths.push((name.len(), value.len()));
         }
-        self.kept = Some(Kept { status, generation: after, block: Bytes::copy_from_slice(block) });
+        // The old block's storage is reused once the copies sent are gone (they are
+        // copied into the output at once), so heads that take turns allocate nothing.
+        let mut storage = old.and_then(|kept| kept.block.try_into_mut().ok()).unwrap_or_default();
+        storage.clear();
+        storage.extend_from_slice(block);
+        self.kept = Some(Kept { status, generation: after, block: storage.freeze() });
     }
 }
