@@ -444,3 +444,79 @@ fn repeated_response_heads_decode_as_sent_whatever_came_between() {
     }
     assert_eq!(client.conn.open_streams(), 1, "only the stream whose head was refused");
 }
+
+/// A small deterministic generator (xorshift64*), so the sequence below is the same
+/// on every run.
+struct Steps(u64);
+
+impl Steps {
+    fn pick(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+#[test]
+fn heads_drawn_at_random_decode_as_sent_through_table_changes_and_evictions() {
+    let mut client = Client::connected();
+    let mut steps = Steps(0x9e37_79b9_7f4a_7c15);
+    let dates =
+        ["Tue, 26 Nov 2024 16:42:00 GMT", "Tue, 26 Nov 2024 16:42:01 GMT", "Wed, 27 Nov 2024 08:00:00 GMT"];
+    let lengths = ["14", "15", "2048"];
+    let big = "x".repeat(1500);
+    let mut stream = 1;
+    for step in 0..3000 {
+        match steps.pick(12) {
+            // The client changes its table size (and its decoder expects the update).
+            0 => {
+                let size = [0, 64, 300, 4096][steps.pick(4)];
+                client.send(frames::settings().header_table_size(size));
+                assert!(client.take_frames().contains(&Out::SettingsAck));
+                client.apply_header_table_size(size as usize);
+                continue;
+            }
+            1 => {
+                // An early hint first: its block may add an entry, moving the indices.
+                client.send(frames::headers(stream).request("GET", "/").eos());
+                client.take_events();
+                let link = ["</a.css>; rel=preload", "</b.js>; rel=preload"][steps.pick(2)];
+                client
+                    .conn
+                    .send_informational(sid(stream), StatusCode::EARLY_HINTS, [("link", link)])
+                    .unwrap();
+            }
+            _ => {
+                client.send(frames::headers(stream).request("GET", "/").eos());
+                client.take_events();
+            }
+        }
+        client.pump();
+        client.take_frames();
+        let mut fields = vec![("content-type", "application/json"), ("server", "milpa")];
+        fields.push(("date", dates[steps.pick(dates.len())]));
+        if steps.pick(3) == 0 {
+            fields.push(("content-length", lengths[steps.pick(lengths.len())]));
+        }
+        match steps.pick(8) {
+            0 => fields.push(("set-cookie", "id=1")),
+            // Larger than a small table: it evicts everything when indexed.
+            1 => fields.push(("x-big", &big)),
+            2 => fields.reverse(),
+            _ => {}
+        }
+        let status = [200, 200, 200, 404][steps.pick(4)];
+        client
+            .conn
+            .send_response(sid(stream), StatusCode::from_u16(status).unwrap(), fields.iter().copied(), true)
+            .unwrap();
+        client.pump();
+        let frames = client.take_frames();
+        let [Out::Headers { fields: got, .. }] = &frames[..] else { panic!("step {step}: {frames:?}") };
+        let mut expected = vec![(":status".to_owned(), status.to_string())];
+        expected.extend(fields.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+        assert_eq!(*got, expected, "step {step}");
+        stream += 2;
+    }
+}
