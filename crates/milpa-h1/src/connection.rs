@@ -15,8 +15,11 @@ use crate::scan::Scan;
 use crate::state::{ConnectionState, EventType, Role, State, Switch};
 use crate::writer::{self, BodyWriter, FieldBlock, FieldPolicy, HeadMemo};
 
-/// What the input buffer grows by when a read does not fit (see `receive`).
+/// The most the input buffer grows by when a read does not fit (see `receive`).
 const INPUT_CHUNK: usize = 4096;
+
+/// The least it grows by, the first time.
+const INPUT_FIRST_STEP: usize = 256;
 
 /// Something the client did, for the caller to act on.
 #[derive(Debug)]
@@ -71,6 +74,9 @@ pub struct Connection {
     config: Config,
     state: ConnectionState,
     input: BytesMut,
+    /// What `input` grows by next when a read does not fit: doubles each time, up to
+    /// [`INPUT_CHUNK`].
+    input_step: usize,
     /// Lower-cased copies of header names that were not (see `Headers`), reused per request.
     names: BytesMut,
     eof: bool,
@@ -106,6 +112,7 @@ impl Connection {
             config,
             state: ConnectionState::new(),
             input: BytesMut::new(),
+            input_step: INPUT_FIRST_STEP,
             names: BytesMut::new(),
             eof: false,
             reader: Reader::Head(Scan::default()),
@@ -135,9 +142,12 @@ impl Connection {
         }
         // Room for a few more reads at once: each head is split off the front of
         // this buffer, and topping it up by exactly one read at a time would make
-        // nearly every read reclaim or reallocate it.
+        // nearly every read reclaim or reallocate it. The step starts small and
+        // doubles, so a connection that trickles bytes in (slowloris) holds a few
+        // hundred bytes rather than the 4 KiB a busy keep-alive one soon grows by.
         if self.input.capacity() - self.input.len() < data.len() {
-            self.input.reserve(data.len().max(INPUT_CHUNK));
+            self.input.reserve(data.len().max(self.input_step));
+            self.input_step = (self.input_step * 2).min(INPUT_CHUNK);
         }
         self.input.extend_from_slice(data);
         self.last_input = now;
@@ -748,5 +758,31 @@ fn looks_like_request_line_start(buf: &[u8]) -> bool {
     match buf.iter().position(|&b| b == b' ') {
         Some(space) => space > 0 && writer::is_token(&buf[..space]),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trickling_client_holds_a_small_input_buffer_and_a_busy_one_grows_it_4_kib_at_a_time() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Config::default(), now);
+        for byte in b"GET / HTTP/1.1\r\nHost: slow\r\n" {
+            conn.receive(now, &[*byte]);
+        }
+        assert!(conn.input.capacity() <= INPUT_FIRST_STEP, "{}", conn.input.capacity());
+
+        // Reads that do not fit make it grow by doubling steps, up to 4 KiB: a hundred
+        // reads of 100 bytes make it grow a handful of times, not a hundred.
+        let mut growths = 0;
+        for _ in 0..100 {
+            let before = conn.input.capacity();
+            conn.receive(now, &[b'x'; 100]);
+            growths += usize::from(conn.input.capacity() != before);
+        }
+        assert!(growths <= 8, "{growths} growths");
+        assert_eq!(conn.input_step, INPUT_CHUNK);
     }
 }

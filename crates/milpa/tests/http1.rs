@@ -295,9 +295,12 @@ on_every_runtime! {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let started = std::time::Instant::now();
         server.begin_stop();
+        // Empty: the request was cut off at the graceful timeout (`/slow` would have
+        // answered after 500 ms). The bound only shows the stop did not hang; it is
+        // loose because a loaded machine can delay joining the server by a lot.
         assert_eq!(in_flight.await.unwrap(), "");
         server.stop().await.unwrap();
-        assert!(started.elapsed() < Duration::from_millis(450), "closed at the graceful timeout");
+        assert!(started.elapsed() < Duration::from_secs(2), "stopped after {:?}", started.elapsed());
     }
 
     async fn client_that_never_reads_cannot_grow_server_memory() {
