@@ -7,6 +7,17 @@ use bytes::BytesMut;
 use common::{decode_ok, encode_block, fields, pairs};
 use milpa_hpack::{Decoder, Encoder, HeaderField, MAX_ENCODER_TABLE_SIZE};
 
+/// A typical response's fields: `:status` from the static table, the rest indexed
+/// on first sight.
+const RESPONSE: [(&str, &str); 6] = [
+    (":status", "200"),
+    ("content-type", "application/json"),
+    ("server", "milpa"),
+    ("date", "Tue, 26 Nov 2024 16:42:00 GMT"),
+    ("cache-control", "no-store"),
+    ("vary", "accept-encoding"),
+];
+
 /// Encodes with `e`, decodes with `d`, checks the round trip, returns the block.
 fn trip(e: &mut Encoder, d: &mut Decoder, f: &[HeaderField]) -> Vec<u8> {
     let block = encode_block(e, f);
@@ -20,14 +31,7 @@ fn trip(e: &mut Encoder, d: &mut Decoder, f: &[HeaderField]) -> Vec<u8> {
 fn repeated_response_set_hits_the_table_on_the_second_block() {
     let mut e = Encoder::new();
     let mut d = Decoder::new();
-    let response = fields(&[
-        (":status", "200"),
-        ("content-type", "application/json"),
-        ("server", "milpa"),
-        ("date", "Tue, 26 Nov 2024 16:42:00 GMT"),
-        ("cache-control", "no-store"),
-        ("vary", "accept-encoding"),
-    ]);
+    let response = fields(&RESPONSE);
     let first = trip(&mut e, &mut d, &response);
     assert!(first.len() > 40);
     let second = trip(&mut e, &mut d, &response);
@@ -254,12 +258,7 @@ fn fields_are_recognised_by_position_through_reordering_eviction_and_resizing() 
 fn the_generation_stays_put_exactly_across_blocks_of_table_references() {
     let mut e = Encoder::new();
     let mut d = Decoder::new();
-    let response = fields(&[
-        (":status", "200"),
-        ("content-type", "application/json"),
-        ("server", "milpa"),
-        ("date", "Tue, 26 Nov 2024 16:42:00 GMT"),
-    ]);
+    let response = fields(&RESPONSE[..4]);
     // First sight: literals, so the generation moves.
     let before = e.generation();
     trip(&mut e, &mut d, &response);
