@@ -85,6 +85,16 @@ impl Server {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
+    /// CPU time (user and system) the server process has used, in milliseconds.
+    fn cpu_ms(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // `pid (comm) state …`: utime and stime are the 12th and 13th fields after `comm`,
+        // in clock ticks of 1/100 s (Linux's USER_HZ).
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        ticks * 10
+    }
+
     /// Runs `attack`, which returns what the server answered, and checks that the
     /// bystander and a fresh connection are served and memory stayed bounded.
     fn attack(
@@ -482,6 +492,39 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
                 "no DATA sent, responses held by backpressure (RSS {} MiB while stalled); PING answered",
                 rss / 1024
             )
+        },
+    );
+    server.attack(
+        bystander,
+        "stalled request bodies",
+        "50 × POST HEADERS without END_STREAM, no DATA for 1.5 s, then each body",
+        |server| {
+            // The demo application waits in `receive` for each body: waiting must
+            // cost the server nothing (it once spun, re-polling the waiting streams).
+            let mut h2 = H2::connect(addr, &[]);
+            let mut wire = Vec::new();
+            for i in 0..50u32 {
+                let mut block = request_block("/message/1/");
+                block[0] = 0x83; // :method POST (static table)
+                wire.extend(frame(HEADERS, END_HEADERS, 2 * i + 1, &block));
+            }
+            h2.stream.write_all(&wire).unwrap();
+            let before = server.cpu_ms();
+            std::thread::sleep(Duration::from_millis(1500));
+            let spent = server.cpu_ms() - before;
+            assert!(spent < 500, "the server used {spent} ms of CPU in 1.5 s waiting for request bodies");
+            let bodies: Vec<u8> = (0..50u32).flat_map(|i| frame(DATA, END_STREAM, 2 * i + 1, b"x")).collect();
+            h2.stream.write_all(&bodies).unwrap();
+            let mut answered = std::collections::BTreeSet::new();
+            while answered.len() < 50 {
+                match h2.read_frame() {
+                    Some((HEADERS, _, stream, _)) => answered.insert(stream),
+                    Some((GOAWAY | RST_STREAM, ..)) | None => break,
+                    Some(_) => continue,
+                };
+            }
+            assert_eq!(answered.len(), 50, "every stream is answered once its body came");
+            format!("server CPU {spent} ms while waiting; all 50 answered once the bodies came")
         },
     );
     server.attack(bystander, "1 M PRIORITY frames", "1 000 000 PRIORITY frames, then a request", |_| {

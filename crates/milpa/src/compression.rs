@@ -164,7 +164,7 @@ async fn pump(task: AppFuture, inner: Exchange, mut send: Sender, coding: Coding
                 if task.is_none() {
                     return Poll::Ready(None);
                 }
-                if inner.park(cx.waker(), true) {
+                if inner.park(cx.waker(), true, false) {
                     return Poll::Pending;
                 }
             }

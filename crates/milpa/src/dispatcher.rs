@@ -209,7 +209,7 @@ async fn answers(children: &mut [Child]) -> Option<String> {
                 .iter()
                 .zip(&answered)
                 .filter(|(_, done)| !**done)
-                .all(|(child, _)| child.exchange.park(cx.waker(), true));
+                .all(|(child, _)| child.exchange.park(cx.waker(), true, false));
             if parked {
                 return Poll::Pending;
             }

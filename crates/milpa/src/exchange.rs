@@ -321,17 +321,23 @@ impl Exchange {
     }
 
     /// Reuses this exchange for the next request when nothing else holds it
-    /// (the application's handles are gone), saving its allocations.
-    pub(crate) fn reopen(self) -> (Self, Receiver, Sender) {
+    /// (the application's handles are gone), saving its allocations; `first` is
+    /// queued for the application under the same lock.
+    pub(crate) fn reopen(self, first: Option<ReceiveEvent>) -> (Self, Receiver, Sender) {
         let reusable = Arc::strong_count(&self.shared) == 1;
         {
             let mut shared = lock(&self.shared);
             if !reusable || shared.kind != Kind::Http {
                 let capacity = shared.capacity;
                 drop(shared);
-                return Self::new(capacity, Kind::Http);
+                let (exchange, receiver, sender) = Self::new(capacity, Kind::Http);
+                if let Some(event) = first {
+                    exchange.push(event);
+                }
+                return (exchange, receiver, sender);
             }
             shared.inbound.clear();
+            shared.inbound.extend(first);
             shared.outbound.clear();
             shared.recv_waker = None;
             shared.send_waker = None;
@@ -347,6 +353,18 @@ impl Exchange {
         }
         let shared = self.shared;
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
+    }
+
+    /// The response is complete and the application's future has ended: returns
+    /// the exchange for [`Exchange::reopen`] when nothing else holds it (nobody is
+    /// left to tell, so no lock is taken); otherwise disconnects whoever kept a
+    /// handle and returns `None`.
+    pub(crate) fn retire(self) -> Option<Self> {
+        if Arc::strong_count(&self.shared) == 1 {
+            return Some(self);
+        }
+        self.disconnect();
+        None
     }
 
     /// The client address `ProxyHeaders` put in the scope, if it did.
@@ -448,14 +466,16 @@ impl Exchange {
     }
 
     /// The connection task is about to sleep: registers it to be woken by the
-    /// application's next move. Returns `false` instead when that move already
-    /// happened (events wait, and `take_output` says the connection can take them,
-    /// or the body was asked for): the caller must go round again, not sleep.
-    /// Checking and registering under one lock is what makes a send from another
-    /// thread impossible to miss.
-    pub(crate) fn park(&self, waker: &Waker, take_output: bool) -> bool {
+    /// application's next move. Returns `false` instead when a move it would act
+    /// on already happened: events wait and `take_output` says the connection can
+    /// take them, or the application asked for the body and `take_body_request`
+    /// says the connection acts on that (HTTP/1.1 before the body is complete;
+    /// HTTP/2's flow control needs no such signal). The caller must then go round
+    /// again, not sleep. Checking and registering under one lock is what makes a
+    /// send from another thread impossible to miss.
+    pub(crate) fn park(&self, waker: &Waker, take_output: bool, take_body_request: bool) -> bool {
         let mut shared = lock(&self.shared);
-        if (take_output && !shared.outbound.is_empty()) || shared.body_wanted {
+        if (take_output && !shared.outbound.is_empty()) || (take_body_request && shared.body_wanted) {
             return false;
         }
         if !shared.conn_waker.as_ref().is_some_and(|current| current.will_wake(waker)) {

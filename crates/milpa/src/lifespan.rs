@@ -132,7 +132,7 @@ impl Lifespan {
                     return Poll::Ready(Answer::Event(event));
                 }
                 // Registering re-checks the queue under its lock: no answer is missed.
-                if exchange.park(cx.waker(), true) {
+                if exchange.park(cx.waker(), true, false) {
                     break;
                 }
             }

@@ -264,7 +264,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             if !progress {
                 let take_output = self.output_room();
                 match &self.current {
-                    Some(current) if !current.exchange.park(cx.waker(), take_output) => continue,
+                    Some(current)
+                        if !current.exchange.park(cx.waker(), take_output, !current.request_done) =>
+                    {
+                        continue;
+                    }
                     _ => return Poll::Pending,
                 }
             }
@@ -432,9 +436,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 _ => {}
             }
         }
+        // Once the request is complete, an application asking for more body gets
+        // its end from the queue: there is nothing to ask the client for.
         if let Some(current) = &self.current
-            && current.exchange.take_body_wanted()
             && !current.request_done
+            && current.exchange.take_body_wanted()
         {
             self.conn.want_body();
         }
@@ -526,14 +532,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let record = self.record(&request, &raw_path, &query_string);
         let version = request.version();
         let scope = self.scope(&mut request, version, extensions, raw_path, query_string);
-        let (exchange, receiver, sender) = match self.spare.take() {
-            Some(spare) => spare.reopen(),
-            None => Exchange::new(ctx.config.max_app_queue_size, Kind::Http),
-        };
         let request_done = request.body_length() == milpa_h1::BodyLength::Empty;
-        if request_done {
-            exchange.push(ReceiveEvent::Request { body: Bytes::new(), more_body: false });
-        }
+        let first = request_done.then(|| ReceiveEvent::Request { body: Bytes::new(), more_body: false });
+        let (exchange, receiver, sender) = match self.spare.take() {
+            Some(spare) => spare.reopen(first),
+            None => {
+                let (exchange, receiver, sender) = Exchange::new(ctx.config.max_app_queue_size, Kind::Http);
+                if let Some(event) = first {
+                    exchange.push(event);
+                }
+                (exchange, receiver, sender)
+            }
+        };
         let task = ctx.app.call(Scope::Http(scope), receiver, sender);
         self.current = Some(Current {
             exchange,
@@ -922,7 +932,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// future run on elsewhere if it is not finished.
     fn finish_response(&mut self) {
         let Some(mut current) = self.current.take() else { return };
-        current.exchange.disconnect();
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = current.status;
             record.duration = current.started.elapsed();
@@ -930,8 +939,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             log.log(&record);
         }
         match current.task.take() {
-            Some(task) => self.rt.spawn(Detached::new(task, &self.ctx.tracker)),
-            None => self.spare = Some(current.exchange),
+            Some(task) => {
+                current.exchange.disconnect();
+                self.rt.spawn(Detached::new(task, &self.ctx.tracker));
+            }
+            None => self.spare = current.exchange.retire(),
         }
     }
 

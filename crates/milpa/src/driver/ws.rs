@@ -284,7 +284,7 @@ impl Session {
     /// Registers the transport's task to be woken by the application's next move;
     /// `false` when that move already happened (see [`Exchange::park`]).
     pub(crate) fn park(&self, waker: &Waker, take_output: bool) -> bool {
-        self.exchange.park(waker, take_output)
+        self.exchange.park(waker, take_output, false)
     }
 
     pub(crate) fn unpark(&self) {

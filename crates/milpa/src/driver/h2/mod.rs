@@ -304,7 +304,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 if self
                     .streams
                     .values()
-                    .all(|s| s.exchange.park(cx.waker(), take_output && s.blocked.is_none()))
+                    .all(|s| s.exchange.park(cx.waker(), take_output && s.blocked.is_none(), false))
                     && self
                         .sockets
                         .iter()
@@ -543,7 +543,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         now: Instant,
     ) {
         let (exchange, receiver, sender) = match self.spare.pop() {
-            Some(spare) => spare.reopen(),
+            Some(spare) => spare.reopen(None),
             None => Exchange::new(self.ctx.config.max_app_queue_size, Kind::Http),
         };
         self.insert_stream(
