@@ -202,7 +202,12 @@ impl Headers {
         // looked up in place; otherwise one buffer holds the lower-cased copies.
         let needs_lowering = parsed.iter().any(|h| h.name.bytes().any(|b| b.is_ascii_uppercase()));
         if needs_lowering {
-            names.reserve(parsed.iter().map(|h| h.name.len()).sum());
+            // A few requests' worth at a time: reserving each request's exact size
+            // would take the buffer back (or reallocate it) on every request.
+            let size: usize = parsed.iter().map(|h| h.name.len()).sum();
+            if names.capacity() - names.len() < size {
+                names.reserve(size.max(NAMES_CHUNK));
+            }
         }
         let mut fields = Vec::with_capacity(parsed.len());
         let mut known = 0;
@@ -357,6 +362,9 @@ fn absolute_form_split(target: &[u8]) -> Option<(&[u8], &[u8])> {
     let path_start = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
     Some(rest.split_at(path_start))
 }
+
+/// The lower-cased names buffer grows by at least this much.
+const NAMES_CHUNK: usize = 512;
 
 /// Header arrays up to this size live on the stack, uninitialised, so a parse
 /// costs no allocation and no zeroing.

@@ -7,6 +7,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Body pieces shorter than this are copied next to their framing instead of
 /// taking an I/O vector of their own.
 const COALESCE_BELOW: usize = 1024;
+/// The tail grows by at least this much: it then holds a batch of pipelined
+/// responses per allocation, and once the writer has dropped every piece split
+/// off it, growing takes the same buffer back from its start, so responses are
+/// written into memory still in cache instead of a fresh allocation each time.
+const TAIL_CHUNK: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct Output {
@@ -27,6 +32,7 @@ impl Output {
     }
 
     pub(crate) fn put_slice(&mut self, bytes: &[u8]) {
+        self.make_room(bytes.len());
         self.tail.put_slice(bytes);
         self.len += bytes.len();
     }
@@ -34,7 +40,7 @@ impl Output {
     /// Writes `name: value\r\n` with one capacity check.
     pub(crate) fn put_field(&mut self, name: &[u8], value: &[u8]) {
         let len = name.len() + value.len() + 4;
-        self.tail.reserve(len);
+        self.make_room(len);
         self.tail.put_slice(name);
         self.tail.put_u8(b':');
         self.tail.put_u8(b' ');
@@ -79,6 +85,12 @@ impl Output {
         };
         self.len -= piece.len();
         Some(piece)
+    }
+
+    fn make_room(&mut self, len: usize) {
+        if self.tail.capacity() - self.tail.len() < len {
+            self.tail.reserve(len.max(TAIL_CHUNK));
+        }
     }
 
     fn seal_tail(&mut self) {
