@@ -271,7 +271,8 @@ on_every_runtime! {
         let addr = server.addr;
         let in_flight =
             tokio::spawn(async move { raw(addr, b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n", SHORT).await });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Long enough for a loaded machine to read the request, well inside /slow's 500 ms.
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let idle = TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         server.begin_stop();

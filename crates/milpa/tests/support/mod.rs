@@ -240,6 +240,19 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
 }
 
 /// A number of its own per call: the runtimes' runs of a test write their files at once.
+/// Waits until `check` holds, polling every 10 ms for up to 5 s (a loaded
+/// machine can take long to schedule the server's task), and says whether it did.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !check() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
 pub fn unique() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
