@@ -462,6 +462,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             && headers.get(b"http2-settings").and_then(base64url_decode).is_some()
     }
 
+    #[cold]
     fn start_h2c(&mut self, mut request: Request) {
         let settings =
             request.headers().get(b"http2-settings").and_then(base64url_decode).unwrap_or_default();
@@ -505,6 +506,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// What the access log and the metrics will need of this request, if either is on.
+    #[cold]
     fn record(&self, request: &Request, raw_path: &Bytes, query_string: &Bytes) -> Option<Box<Record>> {
         let log = self.ctx.request_log.as_ref()?;
         let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
@@ -605,6 +607,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         true
     }
 
+    #[cold]
     fn send_internal_error(&mut self) {
         let fields = [(&b"connection"[..], &b"close"[..])];
         self.send_simple(
@@ -616,6 +619,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// Answers the current request (or none yet) with `status`, `fields` and a
     /// plain-text `body`, and ends the response.
+    #[cold]
     fn send_simple(&mut self, status: StatusCode, fields: &[(&[u8], &[u8])], body: Bytes) {
         let date = self.date();
         let standard = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
@@ -639,6 +643,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// A request with `Upgrade: websocket`: a valid handshake goes to the
     /// application as a WebSocket scope; an invalid one is answered here (400, or
     /// 426 for an unsupported version).
+    #[cold]
     fn start_websocket(&mut self, mut request: Request, now: Instant) {
         if request.body_length() != milpa_h1::BodyLength::Empty {
             let body = Bytes::from_static(b"a websocket handshake has no body\n");
@@ -695,6 +700,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// The application accepted the WebSocket: the 101 goes out and, once it is
     /// flushed, the connection belongs to the WebSocket.
+    #[cold]
     fn accept_websocket(
         &mut self,
         subprotocol: Option<&str>,
@@ -827,6 +833,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// Advances a file response. `Ok(true)`: progress; `Ok(false)`: waiting;
     /// `Err(())`: the file failed and the response was ended (500 or close).
+    #[cold]
     fn poll_file(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         let Some(current) = &mut self.current else { return Ok(false) };
         let Some(file) = &mut current.file else { return Ok(false) };
