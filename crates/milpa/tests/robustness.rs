@@ -78,6 +78,76 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn waiting_for_an_http2_body_does_not_spin() {
+        // The application waits in `receive` for body that has not come: the
+        // connection must sleep too (it once went round without end).
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counter = polls.clone();
+        let app = move |scope: Scope, receive: Receiver, send: Sender| {
+            let inner = Box::pin(test_app(scope, receive, send));
+            Counted { inner, polls: counter.clone() }
+        };
+        let server = TestServer::start(app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
+        let (response, mut body) = client.send_request(upload, false).unwrap();
+        body.send_data(Bytes::from_static(b"ab"), false).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = polls.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during_wait = polls.load(Ordering::Relaxed) - before;
+        assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+        body.send_data(Bytes::from_static(b"cdefghij"), true).unwrap();
+        let mut response = response.await.unwrap().into_body();
+        let mut echoed = Vec::new();
+        while let Some(data) = response.data().await {
+            let data = data.unwrap();
+            let _ = response.flow_control().release_capacity(data.len());
+            echoed.extend_from_slice(&data);
+        }
+        assert_eq!(echoed, b"abcdefghij");
+        server.stop().await.unwrap();
+    }
+
+    async fn http2_file_responses_wait_for_a_small_window() {
+        // The client's 64 KiB windows hold the file back far longer than one
+        // send buffer's worth: chunks must wait for room, not overflow it.
+        let dir = std::env::temp_dir().join(format!("milpa-file-h2-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.bin");
+        let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &contents).unwrap();
+        let server = TestServer::start(file_app(path)).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::Builder::new()
+            .initial_window_size(65_535)
+            .initial_connection_window_size(65_535)
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        let mut got = Vec::new();
+        let read = async {
+            while let Some(data) = body.data().await {
+                let data = data.unwrap();
+                let _ = body.flow_control().release_capacity(data.len());
+                got.extend_from_slice(&data);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read).await.expect("the download finishes");
+        assert!(got == contents, "the body is the file ({} of {} bytes)", got.len(), contents.len());
+        let _ = std::fs::remove_dir_all(&dir);
+        server.stop().await.unwrap();
+    }
+
     async fn large_streamed_response_is_complete_when_the_app_returns_at_once() {
         let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
             start(&scope, &mut send).await?;

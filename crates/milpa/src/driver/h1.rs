@@ -261,8 +261,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             if !progress {
                 progress = self.poll_timer(cx)?;
             }
+            if !progress && self.closing {
+                // The response is over: nothing the application does matters now.
+                // The socket turning writable or the send timeout wakes the task.
+                return Poll::Pending;
+            }
             if !progress {
-                let take_output = self.output_room();
+                // A file response takes the application's next events (trailers)
+                // only after its last chunk: until then they cannot be taken.
+                let take_output =
+                    self.output_room() && self.current.as_ref().is_none_or(|c| c.file.is_none());
                 match &self.current {
                     Some(current)
                         if !current.exchange.park(cx.waker(), take_output, !current.request_done) =>

@@ -295,20 +295,19 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             if !progress {
                 let take_output = self.output_room();
-                // A stream whose output waits for flow control cannot take the
-                // application's next event: parking it as if it could would spin.
+                // A stream whose output waits for flow control, or for the rest of
+                // its file, cannot take the application's next event: parking it
+                // as if it could would spin.
                 let conn = &self.conn;
                 let socket_room = |id: &StreamId, socket: &Socket| {
                     socket.blocked_is_empty() && conn.send_capacity(*id).is_ok_and(|room| room > 0)
                 };
-                if self
-                    .streams
-                    .values()
-                    .all(|s| s.exchange.park(cx.waker(), take_output && s.blocked.is_none(), false))
-                    && self
-                        .sockets
-                        .iter()
-                        .all(|(id, s)| s.session.park(cx.waker(), take_output && socket_room(id, s)))
+                if self.streams.values().all(|s| {
+                    s.exchange.park(cx.waker(), take_output && s.blocked.is_none() && s.file.is_none(), false)
+                }) && self
+                    .sockets
+                    .iter()
+                    .all(|(id, s)| s.session.park(cx.waker(), take_output && socket_room(id, s)))
                 {
                     return Poll::Pending;
                 }
@@ -654,6 +653,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             return self.send_body(id, data, end);
         }
         if let Some(file) = &mut stream.file {
+            // The next chunk is read only once the stream's send buffer has room:
+            // `send_data` would refuse it, and a client reading slowly would
+            // otherwise have the file read ahead of it into memory.
+            if self.conn.send_capacity(id).is_ok_and(|room| room == 0) {
+                return Outcome::Wait;
+            }
             return match file.poll(cx) {
                 Poll::Pending => Outcome::Wait,
                 Poll::Ready(event) => self.file_event(id, event),
