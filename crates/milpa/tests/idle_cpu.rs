@@ -80,11 +80,63 @@ async fn closing_after_a_bad_body_waits_for_the_client() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A file response with trailers, to a client whose window stops it: the
+/// trailers wait in the queue behind the file, and the connection must sleep
+/// until the window opens (it once went round, unable to park while they waited).
+async fn a_file_and_its_trailers_wait_for_the_window() {
+    let dir = std::env::temp_dir().join(format!("milpa-idle-file-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    std::fs::write(&path, vec![b'f'; 1_000_000]).unwrap();
+    let file = path.clone();
+    let app = move |scope: Scope, _receive: Receiver, mut send: Sender| {
+        let file = file.clone();
+        async move {
+            if let Scope::Http(_) = scope {
+                send.send(SendEvent::ResponseStart {
+                    status: StatusCode::OK,
+                    headers: vec![],
+                    trailers: true,
+                })
+                .await?;
+                send.send(SendEvent::ResponseFile { path: file }).await?;
+                let trailers = vec![(Bytes::from_static(b"x-done"), Bytes::from_static(b"1"))];
+                send.send(SendEvent::ResponseTrailers { headers: trailers, more_trailers: false }).await?;
+            }
+            Ok::<(), AppError>(())
+        }
+    };
+    let server = TestServer::start(app).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) =
+        h2::client::Builder::new().initial_window_size(65_535).handshake::<_, Bytes>(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::get(server.url("/")).header("te", "trailers").body(()).unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    // Headers and the first 64 KiB arrive; the client never gives the window back.
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_ms();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let spent = cpu_ms() - before;
+    assert!(spent < 200, "{spent} ms of CPU in 400 ms waiting for the client's window");
+    drop(response);
+    server.stop().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn every_case() {
+    closing_after_a_bad_body_waits_for_the_client().await;
+    a_file_and_its_trailers_wait_for_the_window().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_cost_no_cpu_on_every_runtime() {
-    RUNTIME.scope(Rt::Tokio, closing_after_a_bad_body_waits_for_the_client()).await;
+    RUNTIME.scope(Rt::Tokio, every_case()).await;
     #[cfg(feature = "smol")]
-    RUNTIME.scope(Rt::Smol, closing_after_a_bad_body_waits_for_the_client()).await;
+    RUNTIME.scope(Rt::Smol, every_case()).await;
     #[cfg(feature = "async-std")]
-    RUNTIME.scope(Rt::AsyncStd, closing_after_a_bad_body_waits_for_the_client()).await;
+    RUNTIME.scope(Rt::AsyncStd, every_case()).await;
 }
