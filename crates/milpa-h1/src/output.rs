@@ -7,10 +7,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Body pieces shorter than this are copied next to their framing instead of
 /// taking an I/O vector of their own.
 const COALESCE_BELOW: usize = 1024;
-/// The tail grows by at least this much: it then holds a batch of pipelined
-/// responses per allocation, and once the writer has dropped every piece split
-/// off it, growing takes the same buffer back from its start, so responses are
-/// written into memory still in cache instead of a fresh allocation each time.
+/// The tail's usual size: it holds a batch of pipelined responses per
+/// allocation, and once the writer has dropped every piece split off it, growing
+/// takes the same buffer back from its start, so responses are written into
+/// memory still in cache instead of a fresh allocation each time. A connection
+/// that has answered keeps this much.
 const TAIL_CHUNK: usize = 4096;
 
 #[derive(Debug, Default)]
@@ -87,9 +88,13 @@ impl Output {
         Some(piece)
     }
 
+    /// Asks for a whole [`TAIL_CHUNK`] counting what the tail already holds, so
+    /// that a buffer of that size can be taken back (`BytesMut::reserve` reuses it
+    /// when it is unshared and its unsent bytes fit before the old offset) instead
+    /// of doubling whenever it runs out in the middle of a response.
     fn make_room(&mut self, len: usize) {
         if self.tail.capacity() - self.tail.len() < len {
-            self.tail.reserve(len.max(TAIL_CHUNK));
+            self.tail.reserve(len.max(TAIL_CHUNK.saturating_sub(self.tail.len())));
         }
     }
 

@@ -323,8 +323,8 @@ impl Exchange {
     /// Reuses this exchange for the next request when nothing else holds it
     /// (the application's handles are gone), saving its allocations; `first` is
     /// queued for the application under the same lock.
-    pub(crate) fn reopen(self, first: Option<ReceiveEvent>) -> (Self, Receiver, Sender) {
-        let reusable = Arc::strong_count(&self.shared) == 1;
+    pub(crate) fn reopen(mut self, first: Option<ReceiveEvent>) -> (Self, Receiver, Sender) {
+        let reusable = Arc::get_mut(&mut self.shared).is_some();
         {
             let mut shared = lock(&self.shared);
             if !reusable || shared.kind != Kind::Http {
@@ -359,8 +359,8 @@ impl Exchange {
     /// the exchange for [`Exchange::reopen`] when nothing else holds it (nobody is
     /// left to tell, so no lock is taken); otherwise disconnects whoever kept a
     /// handle and returns `None`.
-    pub(crate) fn retire(self) -> Option<Self> {
-        if Arc::strong_count(&self.shared) == 1 {
+    pub(crate) fn retire(mut self) -> Option<Self> {
+        if Arc::get_mut(&mut self.shared).is_some() {
             return Some(self);
         }
         self.disconnect();

@@ -350,7 +350,7 @@ on_every_runtime! {
         stream.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(stream);
-        eventually(|| !outcome.lock().unwrap().is_empty()).await;
+        assert!(eventually(|| !outcome.lock().unwrap().is_empty()).await, "the handler saw the upload end");
         let outcome = outcome.lock().unwrap().clone();
         assert!(outcome.starts_with("error"), "{outcome}");
         server.stop().await.unwrap();

@@ -514,11 +514,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// What the access log and the metrics will need of this request, if either is on.
-    #[cold]
     fn record(&self, request: &Request, raw_path: &Bytes, query_string: &Bytes) -> Option<Box<Record>> {
         let log = self.ctx.request_log.as_ref()?;
+        Some(self.begin_record(log, request, raw_path, query_string))
+    }
+
+    // Cold: when a log is on, writing it costs far more than the call.
+    #[cold]
+    fn begin_record(
+        &self,
+        log: &crate::access_log::RequestLog,
+        request: &Request,
+        raw_path: &Bytes,
+        query_string: &Bytes,
+    ) -> Box<Record> {
         let request_headers = log.request_headers(|name| request.headers().get(name.as_bytes()));
-        Some(Record::begin(
+        Record::begin(
             self.peer,
             request.method().clone(),
             request.target().clone(),
@@ -526,7 +537,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             query_string.clone(),
             request.version(),
             request_headers,
-        ))
+        )
     }
 
     fn start_request(&mut self, mut request: Request, now: Instant) {
@@ -841,6 +852,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// Advances a file response. `Ok(true)`: progress; `Ok(false)`: waiting;
     /// `Err(())`: the file failed and the response was ended (500 or close).
+    // Cold: a file's chunks cost far more than the call; the per-request path stays compact.
     #[cold]
     fn poll_file(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         let Some(current) = &mut self.current else { return Ok(false) };

@@ -239,7 +239,6 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
     }
 }
 
-/// A number of its own per call: the runtimes' runs of a test write their files at once.
 /// Waits until `check` holds, polling every 10 ms for up to 5 s (a loaded
 /// machine can take long to schedule the server's task), and says whether it did.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
@@ -253,6 +252,7 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     true
 }
 
+/// A number of its own per call: the runtimes' runs of a test write their files at once.
 pub fn unique() -> usize {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
