@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use bytes::Bytes;
@@ -322,35 +322,34 @@ impl Exchange {
 
     /// Reuses this exchange for the next request when nothing else holds it
     /// (the application's handles are gone), saving its allocations; `first` is
-    /// queued for the application under the same lock.
+    /// queued for the application.
     pub(crate) fn reopen(mut self, first: Option<ReceiveEvent>) -> (Self, Receiver, Sender) {
-        let reusable = Arc::get_mut(&mut self.shared).is_some();
-        {
-            let mut shared = lock(&self.shared);
-            if !reusable || shared.kind != Kind::Http {
-                let capacity = shared.capacity;
-                drop(shared);
-                let (exchange, receiver, sender) = Self::new(capacity, Kind::Http);
-                if let Some(event) = first {
-                    exchange.push(event);
-                }
-                return (exchange, receiver, sender);
+        // Unshared, the fields are reset in place: no lock to take.
+        let Some(shared) = Arc::get_mut(&mut self.shared)
+            .map(|mutex| mutex.get_mut().unwrap_or_else(PoisonError::into_inner))
+            .filter(|shared| shared.kind == Kind::Http)
+        else {
+            let capacity = lock(&self.shared).capacity;
+            let (exchange, receiver, sender) = Self::new(capacity, Kind::Http);
+            if let Some(event) = first {
+                exchange.push(event);
             }
-            shared.inbound.clear();
-            shared.inbound.extend(first);
-            shared.outbound.clear();
-            shared.recv_waker = None;
-            shared.send_waker = None;
-            shared.conn_parked = false;
-            shared.body_asked = false;
-            shared.consumed = 0;
-            shared.disconnected = false;
-            shared.peer_closed = false;
-            shared.disconnect_delivered = false;
-            shared.body_wanted = false;
-            shared.progress = Progress::Start;
-            shared.forwarded_client = None;
-        }
+            return (exchange, receiver, sender);
+        };
+        shared.inbound.clear();
+        shared.inbound.extend(first);
+        shared.outbound.clear();
+        shared.recv_waker = None;
+        shared.send_waker = None;
+        shared.conn_parked = false;
+        shared.body_asked = false;
+        shared.consumed = 0;
+        shared.disconnected = false;
+        shared.peer_closed = false;
+        shared.disconnect_delivered = false;
+        shared.body_wanted = false;
+        shared.progress = Progress::Start;
+        shared.forwarded_client = None;
         let shared = self.shared;
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
@@ -358,9 +357,11 @@ impl Exchange {
     /// The response is complete and the application's future has ended: returns
     /// the exchange for [`Exchange::reopen`] when nothing else holds it (nobody is
     /// left to tell, so no lock is taken); otherwise disconnects whoever kept a
-    /// handle and returns `None`.
-    pub(crate) fn retire(mut self) -> Option<Self> {
-        if Arc::get_mut(&mut self.shared).is_some() {
+    /// handle and returns `None`. A count of one is enough to know (no `Weak` of
+    /// an exchange exists), and costs no atomic operation; `reopen` checks again
+    /// with the ordering it needs.
+    pub(crate) fn retire(self) -> Option<Self> {
+        if Arc::strong_count(&self.shared) == 1 {
             return Some(self);
         }
         self.disconnect();
