@@ -320,6 +320,15 @@ impl Exchange {
         (Self { shared: shared.clone() }, Receiver { shared: shared.clone() }, Sender { shared })
     }
 
+    /// A new exchange for an HTTP request, with `first` queued for the application.
+    pub(crate) fn new_http(capacity: usize, first: Option<ReceiveEvent>) -> (Self, Receiver, Sender) {
+        let (exchange, receiver, sender) = Self::new(capacity, Kind::Http);
+        if let Some(event) = first {
+            exchange.push(event);
+        }
+        (exchange, receiver, sender)
+    }
+
     /// Reuses this exchange for the next request when nothing else holds it
     /// (the application's handles are gone), saving its allocations; `first` is
     /// queued for the application.
@@ -330,11 +339,7 @@ impl Exchange {
             .filter(|shared| shared.kind == Kind::Http)
         else {
             let capacity = lock(&self.shared).capacity;
-            let (exchange, receiver, sender) = Self::new(capacity, Kind::Http);
-            if let Some(event) = first {
-                exchange.push(event);
-            }
-            return (exchange, receiver, sender);
+            return Self::new_http(capacity, first);
         };
         shared.inbound.clear();
         shared.inbound.extend(first);

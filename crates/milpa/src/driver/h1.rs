@@ -557,13 +557,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let first = request_done.then(|| ReceiveEvent::Request { body: Bytes::new(), more_body: false });
         let (exchange, receiver, sender) = match self.spare.take() {
             Some(spare) => spare.reopen(first),
-            None => {
-                let (exchange, receiver, sender) = Exchange::new(ctx.config.max_app_queue_size, Kind::Http);
-                if let Some(event) = first {
-                    exchange.push(event);
-                }
-                (exchange, receiver, sender)
-            }
+            None => Exchange::new_http(ctx.config.max_app_queue_size, first),
         };
         let task = ctx.app.call(Scope::Http(scope), receiver, sender);
         self.current = Some(Current {
