@@ -13,6 +13,9 @@
 #   N      requests per case (default: 20000)
 #   MILPA  milpa binary (default: target/release/milpa)
 #   HYPER  hyper server binary (default: target/release/hyper-server)
+#   ATOMICS  1 to also count atomic read-modify-write operations per request
+#          (benches/atomic_ops.py: lock-prefixed instructions executed, ~20 cycles
+#          each, which instruction counts do not show); slower, needs python3 and objdump
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +48,9 @@ count() { # name args n
         hyper) cmd=("$HYPER" "127.0.0.1:$PORT") ;;
     esac
     rm -f "$out"*
-    valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >"$work/$name.log" 2>&1 &
+    local extra=()
+    [[ ${ATOMICS:-0} == 1 ]] && extra=(--dump-instr=yes)
+    valgrind --tool=callgrind "${extra[@]}" --callgrind-out-file="$out" "${cmd[@]}" >"$work/$name.log" 2>&1 &
     pid=$!
     for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
     callgrind_control --dump "$pid" >/dev/null 2>&1
@@ -55,15 +60,27 @@ count() { # name args n
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     grep -q "$n succeeded, 0 failed" "$work/h2load.txt" || { cat "$work/h2load.txt" >&2; die "$name: h2load $args failed"; }
-    awk '/^totals:/ { print $2 }' "$out.2"
+    if [[ ${ATOMICS:-0} == 1 ]]; then
+        echo "$(awk '/^totals:/ { print $2 }' "$out.2") $(python3 benches/atomic_ops.py "$out.2")"
+    else
+        awk '/^totals:/ { print $2 }' "$out.2"
+    fi
 }
 
-printf '%-24s %14s %14s %12s\n' "h2load" "milpa Ir/req" "hyper Ir/req" "milpa/hyper"
+printf '%-24s %14s %14s %12s' "h2load" "milpa Ir/req" "hyper Ir/req" "milpa/hyper"
+[[ ${ATOMICS:-0} == 1 ]] && printf ' %14s %14s' "milpa atomics" "hyper atomics"
+printf '\n'
 IFS=';' read -ra cases <<<"$CASES"
 for args in "${cases[@]}"; do
     args=$(echo "$args" | xargs)
-    m=$(($(count milpa "$args" "$N") / N))
-    h=$(($(count hyper "$args" "$N") / N))
-    printf '%-24s %14d %14d %12s\n' "$args" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
+    read -r mi ma < <(count milpa "$args" "$N")
+    read -r hi ha < <(count hyper "$args" "$N")
+    m=$((mi / N)) h=$((hi / N))
+    printf '%-24s %14d %14d %12s' "$args" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
+    if [[ ${ATOMICS:-0} == 1 ]]; then
+        printf ' %14.1f %14.1f' "$(awk -v a="$ma" -v n="$N" 'BEGIN { print a / n }')" \
+            "$(awk -v a="$ha" -v n="$N" 'BEGIN { print a / n }')"
+    fi
+    printf '\n'
 done
 echo "(user-space instructions per request under load, start-up and shutdown left out; N=$N)"
