@@ -34,6 +34,15 @@ impl<F: Future> Future for Counted<F> {
     }
 }
 
+/// `test_app`, counting in `polls` how often its futures are polled.
+fn counted_test_app(polls: &Arc<AtomicUsize>) -> impl milpa::App {
+    let polls = polls.clone();
+    move |scope: Scope, receive: Receiver, send: Sender| Counted {
+        inner: Box::pin(test_app(scope, receive, send)),
+        polls: polls.clone(),
+    }
+}
+
 async fn start(scope: &Scope, send: &mut Sender) -> Result<(), AppError> {
     if let Scope::Http(_) = scope {
         send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: vec![], trailers: false })
@@ -56,12 +65,7 @@ fn file_app(path: std::path::PathBuf) -> impl milpa::App {
 on_every_runtime! {
     async fn waiting_for_a_trickled_body_does_not_spin() {
         let polls = Arc::new(AtomicUsize::new(0));
-        let counter = polls.clone();
-        let app = move |scope: Scope, receive: Receiver, send: Sender| {
-            let inner = Box::pin(test_app(scope, receive, send));
-            Counted { inner, polls: counter.clone() }
-        };
-        let server = TestServer::start(app).await;
+        let server = TestServer::start(counted_test_app(&polls)).await;
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab").await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -82,12 +86,7 @@ on_every_runtime! {
         // The application waits in `receive` for body that has not come: the
         // connection must sleep too (it once went round without end).
         let polls = Arc::new(AtomicUsize::new(0));
-        let counter = polls.clone();
-        let app = move |scope: Scope, receive: Receiver, send: Sender| {
-            let inner = Box::pin(test_app(scope, receive, send));
-            Counted { inner, polls: counter.clone() }
-        };
-        let server = TestServer::start(app).await;
+        let server = TestServer::start(counted_test_app(&polls)).await;
         let tcp = TcpStream::connect(server.addr).await.unwrap();
         let (client, connection) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(connection);
