@@ -145,6 +145,7 @@ impl Connection {
         // nearly every read reclaim or reallocate it. The step starts small and
         // doubles, so a connection that trickles bytes in (slowloris) holds a few
         // hundred bytes rather than the 4 KiB a busy keep-alive one soon grows by.
+        crate::rewind::rewind(&mut self.input);
         if self.input.capacity() - self.input.len() < data.len() {
             self.input.reserve(data.len().max(self.input_step));
             self.input_step = (self.input_step * 2).min(INPUT_CHUNK);
@@ -405,6 +406,7 @@ impl Connection {
                 || event == EventType::AcceptConnect,
             drop_transfer_encoding: no_body || exchange.version == Version::HTTP_10,
         };
+        self.output.rewind();
         let mark = self.output.mark();
         let declared = match writer::write_head(
             &mut self.output,

@@ -67,6 +67,7 @@ mod error;
 mod framing;
 mod head;
 mod output;
+mod rewind;
 mod scan;
 mod state;
 mod writer;

@@ -8,10 +8,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// taking an I/O vector of their own.
 const COALESCE_BELOW: usize = 1024;
 /// The tail's usual size: it holds a batch of pipelined responses per
-/// allocation, and once the writer has dropped every piece split off it, growing
-/// takes the same buffer back from its start, so responses are written into
-/// memory still in cache instead of a fresh allocation each time. A connection
-/// that has answered keeps this much.
+/// allocation. Once the writer has dropped every piece split off it, the next
+/// response starts again at the front of the same buffer ([`Output::rewind`]),
+/// so responses are written into memory still in cache instead of walking
+/// through the buffer or a fresh allocation. A connection that has answered
+/// keeps this much.
 const TAIL_CHUNK: usize = 4096;
 
 #[derive(Debug, Default)]
@@ -30,6 +31,12 @@ impl Output {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Called as a response begins: an empty tail whose pieces the writer has
+    /// dropped starts again at the front of its buffer (see [`crate::rewind`]).
+    pub(crate) fn rewind(&mut self) {
+        crate::rewind::rewind(&mut self.tail);
     }
 
     pub(crate) fn put_slice(&mut self, bytes: &[u8]) {
