@@ -59,6 +59,9 @@ struct Shared {
     inbound: VecDeque<ReceiveEvent>,
     outbound: VecDeque<SendEvent>,
     capacity: usize,
+    /// Events the connection took in its last batch ([`Exchange::take_output`]):
+    /// until it takes the next, they count against `capacity`.
+    held: usize,
     /// The application waiting in `receive`.
     recv_waker: Option<Waker>,
     /// The application waiting for room to `send`.
@@ -259,7 +262,7 @@ impl Sender {
             if shared.disconnected && shared.kind != Kind::Lifespan {
                 return Poll::Ready(Err(SendError::Disconnected));
             }
-            if shared.outbound.len() >= shared.capacity {
+            if shared.outbound.len() + shared.held >= shared.capacity {
                 shared.send_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
@@ -268,6 +271,46 @@ impl Sender {
             };
             shared.advance(&event)?;
             shared.outbound.push_back(event);
+            shared.wake_conn();
+            Poll::Ready(Ok(()))
+        })
+        .await
+    }
+
+    /// Sends a whole response: the same events as [`start`](Self::start) then
+    /// [`body`](Self::body) with `more_body` false, handed over in one step
+    /// (one lock, one wake-up of the connection). Waits for room for both, or
+    /// for an empty queue when its capacity is below two.
+    pub async fn respond(
+        &mut self,
+        status: http::StatusCode,
+        headers: crate::HeaderList,
+        body: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        let start = SendEvent::ResponseStart { status, headers, trailers: false };
+        let end = SendEvent::ResponseBody { body: body.into(), more_body: false };
+        let mut events = Some((start, end));
+        poll_fn(|cx| {
+            let mut shared = lock(&self.shared);
+            if shared.disconnected && shared.kind != Kind::Lifespan {
+                return Poll::Ready(Err(SendError::Disconnected));
+            }
+            let queued = shared.outbound.len() + shared.held;
+            if queued > 0 && queued + 2 > shared.capacity {
+                shared.send_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let Some((start, end)) = events.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            let before = shared.progress;
+            shared.advance(&start)?;
+            if let Err(error) = shared.advance(&end) {
+                shared.progress = before;
+                return Poll::Ready(Err(error));
+            }
+            shared.outbound.push_back(start);
+            shared.outbound.push_back(end);
             shared.wake_conn();
             Poll::Ready(Ok(()))
         })
@@ -302,6 +345,7 @@ impl Exchange {
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
             capacity: capacity.max(1),
+            held: 0,
             recv_waker: None,
             send_waker: None,
             conn_waker: None,
@@ -344,6 +388,7 @@ impl Exchange {
         shared.inbound.clear();
         shared.inbound.extend(first);
         shared.outbound.clear();
+        shared.held = 0;
         shared.recv_waker = None;
         shared.send_waker = None;
         shared.conn_parked = false;
@@ -408,6 +453,31 @@ impl Exchange {
             shared.wake_sender();
         }
         event
+    }
+
+    /// Moves every event the application has queued into `events`, which must be
+    /// empty (the previous batch applied): one lock for a batch instead of one
+    /// per event. The batch keeps counting against the queue's capacity until
+    /// the next call, so taking events early does not loosen the backpressure.
+    pub(crate) fn take_output(&self, events: &mut VecDeque<SendEvent>) {
+        debug_assert!(events.is_empty(), "the previous batch is applied first");
+        let mut shared = lock(&self.shared);
+        std::mem::swap(&mut shared.outbound, events);
+        let freed = std::mem::replace(&mut shared.held, events.len());
+        if freed > 0 {
+            shared.wake_sender();
+        }
+    }
+
+    /// Returns the unapplied rest of a batch to the front of the queue, for
+    /// whoever takes this exchange's events next (a WebSocket session).
+    pub(crate) fn give_back(&self, events: &mut VecDeque<SendEvent>) {
+        let mut shared = lock(&self.shared);
+        while let Some(event) = events.pop_back() {
+            shared.outbound.push_front(event);
+        }
+        shared.held = 0;
+        shared.wake_sender();
     }
 
     /// The client is gone or the response is complete: the next `receive` after
@@ -495,5 +565,94 @@ impl Exchange {
     /// need not wake it until it parks again.
     pub(crate) fn unpark(&self) {
         lock(&self.shared).conn_parked = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Context;
+
+    use http::StatusCode;
+
+    use super::*;
+
+    /// Polls `future` once with a waker that does nothing.
+    fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn respond_queues_the_start_and_the_whole_body_in_order() {
+        let (exchange, _receiver, mut sender) = Exchange::new(1, Kind::Http);
+        let sent = poll_once(pin!(sender.respond(StatusCode::CREATED, vec![], "done")));
+        assert_eq!(sent, Poll::Ready(Ok(())), "a queue of one takes both events when it is empty");
+        assert!(matches!(exchange.pop(), Some(SendEvent::ResponseStart { status: StatusCode::CREATED, .. })));
+        assert!(matches!(exchange.pop(), Some(SendEvent::ResponseBody { more_body: false, .. })));
+        assert!(exchange.pop().is_none());
+        let again = poll_once(pin!(sender.respond(StatusCode::OK, vec![], "")));
+        assert_eq!(again, Poll::Ready(Err(SendError::Unexpected("the response is complete"))));
+    }
+
+    #[test]
+    fn respond_after_a_start_is_refused_and_changes_nothing() {
+        let (exchange, _receiver, mut sender) = Exchange::new(10, Kind::Http);
+        assert!(poll_once(pin!(sender.start(StatusCode::OK, vec![]))).is_ready());
+        let refused = poll_once(pin!(sender.respond(StatusCode::OK, vec![], "x")));
+        assert_eq!(refused, Poll::Ready(Err(SendError::Unexpected("the response already started"))));
+        assert_eq!(poll_once(pin!(sender.body("rest", false))), Poll::Ready(Ok(())));
+        assert!(matches!(exchange.pop(), Some(SendEvent::ResponseStart { .. })));
+        assert!(matches!(exchange.pop(), Some(SendEvent::ResponseBody { more_body: false, .. })));
+    }
+
+    #[test]
+    fn respond_waits_for_room_for_both_events() {
+        let (exchange, _receiver, mut sender) = Exchange::new(2, Kind::Http);
+        assert!(poll_once(pin!(sender.send(SendEvent::EarlyHint { links: vec![] }))).is_ready());
+        let mut respond = pin!(sender.respond(StatusCode::OK, vec![], "x"));
+        assert!(poll_once(respond.as_mut()).is_pending(), "one queued event and two more exceed two");
+        assert!(matches!(exchange.pop(), Some(SendEvent::EarlyHint { .. })));
+        assert_eq!(poll_once(respond.as_mut()), Poll::Ready(Ok(())));
+    }
+
+    #[test]
+    fn a_batch_taken_by_the_connection_counts_against_the_capacity_until_the_next() {
+        let (exchange, _receiver, mut sender) = Exchange::new(2, Kind::Http);
+        assert!(poll_once(pin!(sender.start(StatusCode::OK, vec![]))).is_ready());
+        assert!(poll_once(pin!(sender.body("a", true))).is_ready());
+        let mut batch = VecDeque::new();
+        exchange.take_output(&mut batch);
+        assert_eq!(batch.len(), 2);
+        let mut third = pin!(sender.body("b", true));
+        assert!(poll_once(third.as_mut()).is_pending(), "two events held: the queue is full");
+        batch.clear();
+        exchange.take_output(&mut batch);
+        assert!(batch.is_empty());
+        assert_eq!(poll_once(third.as_mut()), Poll::Ready(Ok(())));
+        exchange.take_output(&mut batch);
+        assert!(matches!(batch.pop_front(), Some(SendEvent::ResponseBody { more_body: true, .. })));
+    }
+
+    #[test]
+    fn events_given_back_come_first_and_free_the_held_room() {
+        let (exchange, _receiver, mut sender) = Exchange::new(2, Kind::WebSocket);
+        assert!(
+            poll_once(pin!(sender.send(SendEvent::WebSocketAccept { subprotocol: None, headers: vec![] })))
+                .is_ready()
+        );
+        let message = || SendEvent::WebSocketSend(crate::app::Message::Text("hi".into()));
+        assert!(poll_once(pin!(sender.send(message()))).is_ready());
+        let mut batch = VecDeque::new();
+        exchange.take_output(&mut batch);
+        assert!(matches!(batch.pop_front(), Some(SendEvent::WebSocketAccept { .. })));
+        assert!(poll_once(pin!(sender.send(message()))).is_pending());
+        exchange.give_back(&mut batch);
+        assert!(batch.is_empty());
+        let close = SendEvent::WebSocketClose { code: 1000, reason: String::new() };
+        assert!(poll_once(pin!(sender.send(close))).is_ready(), "the applied accept no longer counts");
+        assert!(poll_once(pin!(sender.send(message()))).is_pending(), "two queued: full");
+        assert!(matches!(exchange.pop(), Some(SendEvent::WebSocketSend(_))), "the given-back message first");
+        assert!(matches!(exchange.pop(), Some(SendEvent::WebSocketClose { .. })));
     }
 }

@@ -281,19 +281,18 @@ where
     B: Into<Body>,
 {
     let Some(request) = to_request(&scope, receive) else {
-        send.start(StatusCode::BAD_REQUEST, vec![]).await?;
-        send.body(Bytes::from_static(b"invalid request\n"), false).await?;
+        send.respond(StatusCode::BAD_REQUEST, vec![], Bytes::from_static(b"invalid request\n")).await?;
         return Ok(());
     };
     let response = f(request).await;
     let (parts, body) = response.into_parts();
     let mut body: Body = body.into();
     let headers = from_header_map(&parts.headers);
+    if let Kind::Full(bytes) = &mut body.kind {
+        return Ok(send.respond(parts.status, headers, std::mem::take(bytes)).await?);
+    }
     let trailers = scope.extensions.response_trailers && matches!(body.kind, Kind::Boxed(_));
     send.send(SendEvent::ResponseStart { status: parts.status, headers, trailers }).await?;
-    if let Kind::Full(bytes) = &mut body.kind {
-        return Ok(send.body(std::mem::take(bytes), false).await?);
-    }
     let mut trailer_fields = Vec::new();
     while let Some(frame) = std::future::poll_fn(|cx| body.poll_frame_inner(cx)).await {
         match frame?.into_data() {

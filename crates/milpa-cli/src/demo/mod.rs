@@ -119,8 +119,7 @@ async fn serve(plan: Plan, mut receive: Receiver, mut send: Sender) -> Result<()
         (Bytes::from_static(b"access-control-allow-origin"), Bytes::from_static(b"*")),
         (Bytes::from_static(b"timing-allow-origin"), Bytes::from_static(b"*")),
     ];
-    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
-    send.send(SendEvent::ResponseBody { body, more_body: false }).await?;
+    send.respond(status, headers, body).await?;
     Ok(())
 }
 

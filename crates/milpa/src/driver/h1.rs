@@ -1,5 +1,6 @@
 //! The HTTP/1.1 connection driver: socket ⇄ `milpa_h1::Connection` ⇄ application.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -69,6 +70,7 @@ pub(crate) async fn serve<R, S>(
         writes: WriteQueue::new(ctx.metrics.clone()),
         timer: Timer::new(),
         current: None,
+        events: VecDeque::new(),
         spare: None,
         date: None,
         common: [None, None],
@@ -162,6 +164,9 @@ struct Driver<R: Runtime, S> {
     writes: WriteQueue,
     timer: Timer<R>,
     current: Option<Current>,
+    /// The current application's events, taken from its exchange a batch at a
+    /// time and applied in order.
+    events: VecDeque<SendEvent>,
     /// The last request's exchange, reused when nothing else holds it.
     spare: Option<Exchange>,
     /// The `Date` value for responses sent during this wake-up.
@@ -601,7 +606,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn settle(&mut self) -> bool {
         let Some(current) = &self.current else { return false };
         let Some(failed) = &current.ended else { return false };
-        if current.file.is_some() || current.exchange.has_output() {
+        if current.file.is_some() || !self.events.is_empty() || current.exchange.has_output() {
             return false;
         }
         match current.response {
@@ -729,6 +734,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             .chain(extra.iter().map(|(n, v)| (&n[..], &v[..])));
         self.conn.send_response(StatusCode::SWITCHING_PROTOCOLS, fields, None)?;
         let Some(mut current) = self.current.take() else { return Ok(()) };
+        // Messages the application queued right after accepting belong to the session.
+        current.exchange.give_back(&mut self.events);
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = Some(StatusCode::SWITCHING_PROTOCOLS);
             record.duration = current.started.elapsed();
@@ -764,7 +771,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     Err(()) => return true,
                 }
             }
-            let Some(event) = self.current.as_ref().and_then(|c| c.exchange.pop()) else { break };
+            if self.events.is_empty() {
+                let Some(current) = &self.current else { break };
+                current.exchange.take_output(&mut self.events);
+            }
+            let Some(event) = self.events.pop_front() else { break };
             progress = true;
             if let Err(error) = self.apply(event) {
                 tracing::error!(%error, "response rejected; closing the connection");
@@ -952,6 +963,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// The response is complete: log it, tell the application, and let its
     /// future run on elsewhere if it is not finished.
     fn finish_response(&mut self) {
+        // Anything taken after the response's end is refused by the exchange;
+        // only an error answer leaves events behind, and they are void.
+        self.events.clear();
         let Some(mut current) = self.current.take() else { return };
         if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
             record.status = current.status;
@@ -971,6 +985,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// The connection is going away with a request in progress: the application
     /// hears `Disconnect` and its future runs on until it notices.
     fn abandon_request(&mut self) {
+        self.events.clear();
         if let Some(mut current) = self.current.take() {
             current.exchange.disconnect();
             if let Some(task) = current.task.take() {
