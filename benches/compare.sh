@@ -4,7 +4,8 @@
 # Each server runs pinned to one core (SERVER_CPU, default 0) and the load client
 # to another (CLIENT_CPU, default 1). Every case runs REPS times, alternating the
 # servers (milpa, hyper, milpa, hyper, ...) so that machine noise hits both alike;
-# the table shows the median req/s of each and the milpa/hyper ratio, then the
+# the table shows the median req/s of each, the ratio of the medians and the
+# median and range of the ratios of each repetition's pair of runs, then the
 # median CPU time per request of each server and of the load client. When the
 # client's time per request is about the wall time per request, the client (one
 # core) is the bottleneck and req/s says little about the server.
@@ -166,6 +167,19 @@ run_case() { # case server rep -> "req/s server-µs/req client-µs/req" on stdou
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# The milpa/hyper ratio of each repetition (the two runs next to each other in
+# time), as "median (lowest-highest)": the spread says how far one run's ratio
+# can be trusted on this machine.
+pair_ratios() { # "milpa samples" "hyper samples"
+    local -a ours theirs ratios=()
+    read -ra ours <<<"$1"
+    read -ra theirs <<<"$2"
+    for i in "${!ours[@]}"; do ratios+=("$(awk -v a="${ours[$i]}" -v b="${theirs[$i]}" 'BEGIN { printf "%.3f", a / b }')"); done
+    printf '%s (%s-%s)' "$(median "${ratios[@]}")" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n1 | xargs printf '%.2f')" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n1 | xargs printf '%.2f')"
+}
+
 # ---- main -------------------------------------------------------------------
 for c in $CASES; do
     [[ $c =~ ^(h1|h1-pipe|h2|wrk|h2load:h[12]:[0-9]+:[0-9]+:[0-9]+)$ ]] \
@@ -207,7 +221,7 @@ echo
 echo "milpa: ${CMD[milpa]}"
 echo "hyper: ${CMD[hyper]}"
 echo "route $ROUTE, N=$N, wrk ${DURATION}, $REPS reps each (alternating), server core $SERVER_CPU, client core $CLIENT_CPU"
-printf '%-9s %-34s %14s %14s %12s\n' case client "milpa req/s" "hyper req/s" milpa/hyper
+printf '%-9s %-34s %14s %14s %12s %20s\n' case client "milpa req/s" "hyper req/s" milpa/hyper "per rep (range)"
 for c in $CASES; do
     case $c in
         h1)      desc="h2load --h1 -c100 -n$N -m1" ;;
@@ -219,7 +233,8 @@ for c in $CASES; do
     DESC[$c]=$desc
     # shellcheck disable=SC2086 # the samples are space-separated: split them
     { m=$(median ${RESULTS[$c.milpa]}); h=$(median ${RESULTS[$c.hyper]}); }
-    printf '%-9s %-34s %14.0f %14.0f %12s\n' "${c%%:*}" "$desc" "$m" "$h" "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')"
+    printf '%-9s %-34s %14.0f %14.0f %12s %20s\n' "${c%%:*}" "$desc" "$m" "$h" \
+        "$(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')" "$(pair_ratios "${RESULTS[$c.milpa]}" "${RESULTS[$c.hyper]}")"
 done
 echo
 echo "CPU time per request (median µs; the client on one core caps req/s at about 1e6 / its µs)."
