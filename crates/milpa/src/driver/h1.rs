@@ -139,6 +139,34 @@ struct Current {
     started: Instant,
 }
 
+impl Current {
+    /// A request whose application was just called, with nothing answered yet.
+    fn new(
+        exchange: Exchange,
+        task: crate::app::AppFuture,
+        record: Option<Box<Record>>,
+        now: Instant,
+    ) -> Self {
+        Self {
+            exchange,
+            task: Some(task),
+            ended: None,
+            held_start: None,
+            trailers_announced: false,
+            response: Response::NotStarted,
+            trailers: Vec::new(),
+            file: None,
+            request_done: false,
+            head: false,
+            connect: false,
+            websocket: None,
+            record,
+            status: None,
+            started: now,
+        }
+    }
+}
+
 /// The connection's life after serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -566,21 +594,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         };
         let task = ctx.app.call(Scope::Http(scope), receiver, sender);
         self.current = Some(Current {
-            exchange,
-            task: Some(task),
-            ended: None,
-            held_start: None,
-            trailers_announced: false,
-            response: Response::NotStarted,
-            trailers: Vec::new(),
-            file: None,
             request_done,
             head: *request.method() == Method::HEAD,
             connect: *request.method() == Method::CONNECT,
-            websocket: None,
-            record,
-            status: None,
-            started: now,
+            ..Current::new(exchange, task, record, now)
         });
     }
 
@@ -697,23 +714,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::WebSocket);
         exchange.push(ReceiveEvent::WebSocketConnect);
         let task = self.ctx.app.call(Scope::WebSocket(scope), receiver, sender);
-        self.current = Some(Current {
-            exchange,
-            task: Some(task),
-            ended: None,
-            held_start: None,
-            trailers_announced: false,
-            response: Response::NotStarted,
-            trailers: Vec::new(),
-            file: None,
-            request_done: false,
-            head: false,
-            connect: false,
-            websocket: Some(Box::new(offer)),
-            record,
-            status: None,
-            started: now,
-        });
+        self.current =
+            Some(Current { websocket: Some(Box::new(offer)), ..Current::new(exchange, task, record, now) });
     }
 
     /// The application accepted the WebSocket: the 101 goes out and, once it is
