@@ -267,12 +267,15 @@ on_every_runtime! {
     }
 
     async fn graceful_shutdown_lets_the_request_in_flight_finish() {
-        let mut server = TestServer::start(test_app).await;
+        // The stop begins once the application has the request (`/slow` then
+        // answers 500 ms later): waiting a fixed time instead could, on a loaded
+        // machine, stop a connection whose request was not read yet.
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut server = TestServer::start(SignallingSlow(arrived.clone())).await;
         let addr = server.addr;
         let in_flight =
             tokio::spawn(async move { raw(addr, b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n", SHORT).await });
-        // Long enough for a loaded machine to read the request, well inside /slow's 500 ms.
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::timeout(SHORT, arrived.notified()).await.expect("the request reached the application");
         let idle = TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         server.begin_stop();

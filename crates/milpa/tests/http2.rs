@@ -160,13 +160,17 @@ on_every_runtime! {
     }
 
     async fn graceful_shutdown_lets_streams_finish() {
-        let mut server = TestServer::start(test_app).await;
+        // The stop begins once the application has the request (see SignallingSlow).
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut server = TestServer::start(SignallingSlow(arrived.clone())).await;
         let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
         let slow = tokio::spawn(async move {
             let response = client.send_request(get("/slow")).await.unwrap();
             response.into_body().collect().await.unwrap().to_bytes()
         });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::timeout(Duration::from_secs(3), arrived.notified())
+            .await
+            .expect("the request reached the application");
         server.begin_stop();
         assert_eq!(slow.await.unwrap(), "slow done");
         server.stop().await.unwrap();

@@ -156,6 +156,20 @@ pub async fn read_body(receive: &mut Receiver) -> Vec<u8> {
     body
 }
 
+/// [`test_app`], signalling when a `/slow` request reaches it: a test that must
+/// act while that request is in flight (a graceful stop) waits for the signal
+/// rather than a fixed time, which a loaded machine can overrun.
+pub struct SignallingSlow(pub std::sync::Arc<tokio::sync::Notify>);
+
+impl App for SignallingSlow {
+    fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> milpa::AppFuture {
+        if matches!(&scope, Scope::Http(http) if http.path == "/slow") {
+            self.0.notify_one();
+        }
+        Box::pin(test_app(scope, receive, send))
+    }
+}
+
 /// The routes the tests exercise, on the native interface.
 pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> Result<(), AppError> {
     let scope = match scope {
