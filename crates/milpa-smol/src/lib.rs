@@ -174,7 +174,7 @@ impl TcpListener {
             match self.0.get_ref().accept() {
                 Ok((stream, peer)) => {
                     stream.set_nodelay(true)?;
-                    return Poll::Ready(Async::new(stream).map(|stream| (Stream(stream), peer)));
+                    return Poll::Ready(Async::new(stream).map(|stream| (Stream::new(stream), peer)));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     std::task::ready!(self.0.poll_readable(cx))?;
@@ -194,7 +194,7 @@ impl UnixListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
         loop {
             match self.0.get_ref().accept() {
-                Ok((stream, _)) => return Poll::Ready(Async::new(stream).map(Stream)),
+                Ok((stream, _)) => return Poll::Ready(Async::new(stream).map(Stream::new)),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     std::task::ready!(self.0.poll_readable(cx))?;
                 }
@@ -224,7 +224,23 @@ impl ShutdownWrite for std::os::unix::net::UnixStream {
 
 /// A connected stream speaking the `futures-io` traits.
 #[derive(Debug)]
-pub struct Stream<T>(Async<T>);
+pub struct Stream<T> {
+    io: Async<T>,
+    /// The last read emptied the socket (it came back short, or would have
+    /// blocked): the next one waits for the reactor to report the socket
+    /// readable before it reads. Reading at once would mostly fail, and under
+    /// async-io fail twice: the event that woke the task still counts as
+    /// "readable" once, so a failed read is retried before the task registers
+    /// to sleep. Two wasted `recv` calls per request, which tokio, keeping
+    /// track of readiness itself, does not make.
+    drained: bool,
+}
+
+impl<T> Stream<T> {
+    fn new(io: Async<T>) -> Self {
+        Self { io, drained: false }
+    }
+}
 
 /// A connected TCP stream.
 pub type TcpStream = Stream<std::net::TcpStream>;
@@ -236,7 +252,26 @@ where
     for<'a> &'a T: io::Read,
 {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_read(cx, buf)
+        let this = self.get_mut();
+        loop {
+            if this.drained {
+                // Registers the task when the socket has not been reported
+                // readable since; the registration re-arms the reactor, which
+                // reports data that arrived meanwhile at once.
+                std::task::ready!(this.io.poll_readable(cx))?;
+                this.drained = false;
+            }
+            match io::Read::read(&mut this.io.get_ref(), buf) {
+                Ok(read) => {
+                    // A stream socket returns less than asked only when it has no more.
+                    this.drained = read < buf.len();
+                    return Poll::Ready(Ok(read));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => this.drained = true,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
     }
 }
 
@@ -245,7 +280,7 @@ where
     for<'a> &'a T: io::Write,
 {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_write(cx, buf)
+        Pin::new(&mut &self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -253,18 +288,18 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut &self.io).poll_write_vectored(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &self.0).poll_flush(cx)
+        Pin::new(&mut &self.io).poll_flush(cx)
     }
 
     /// Flushes, then shuts the write side down so the peer sees the end (async-io's
     /// own `poll_close` only flushes).
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(Pin::new(&mut &self.0).poll_flush(cx))?;
-        match self.0.get_ref().shutdown_write() {
+        std::task::ready!(Pin::new(&mut &self.io).poll_flush(cx))?;
+        match self.io.get_ref().shutdown_write() {
             Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
             _ => Poll::Ready(Ok(())),
         }
