@@ -7,21 +7,31 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Body pieces shorter than this are copied next to their framing instead of
 /// taking an I/O vector of their own.
 const COALESCE_BELOW: usize = 1024;
-/// The tail's usual size: it holds a batch of pipelined responses per
-/// allocation. Once the writer has dropped every piece split off it, the next
-/// response starts again at the front of the same buffer ([`Output::rewind`]),
-/// so responses are written into memory still in cache instead of walking
-/// through the buffer or a fresh allocation. A connection that has answered
-/// keeps this much.
+/// The tail's first size. Once the writer has dropped every piece split off it,
+/// the next response starts again at the front of the same buffer
+/// ([`Output::rewind`]), so a connection whose responses fit holds no more: one
+/// answered once (an error, a timed-out slowloris socket: ten thousand of them
+/// at once) or kept alive between small responses.
+const TAIL_FIRST_STEP: usize = 512;
+/// The most the tail grows by: it doubles each time it runs out, so a client
+/// pipelining a batch of responses soon has them written into one buffer.
 const TAIL_CHUNK: usize = 4096;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Output {
     /// Finished pieces, oldest first.
     queue: VecDeque<Bytes>,
     /// Bytes written after the last queued piece.
     tail: BytesMut,
     len: usize,
+    /// What the tail asks for when it next runs out.
+    step: usize,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Self { queue: VecDeque::new(), tail: BytesMut::new(), len: 0, step: TAIL_FIRST_STEP }
+    }
 }
 
 impl Output {
@@ -95,13 +105,14 @@ impl Output {
         Some(piece)
     }
 
-    /// Asks for a whole [`TAIL_CHUNK`] counting what the tail already holds, so
-    /// that a buffer of that size can be taken back (`BytesMut::reserve` reuses it
-    /// when it is unshared and its unsent bytes fit before the old offset) instead
-    /// of doubling whenever it runs out in the middle of a response.
+    /// Asks for a whole step counting what the tail already holds, so that a
+    /// buffer of that size can be taken back (`BytesMut::reserve` reuses it when
+    /// it is unshared and its unsent bytes fit before the old offset) instead of
+    /// growing whenever it runs out in the middle of a response.
     fn make_room(&mut self, len: usize) {
         if self.tail.capacity() - self.tail.len() < len {
-            self.tail.reserve(len.max(TAIL_CHUNK.saturating_sub(self.tail.len())));
+            self.tail.reserve(len.max(self.step.saturating_sub(self.tail.len())));
+            self.step = (self.step * 2).min(TAIL_CHUNK);
         }
     }
 
@@ -109,5 +120,44 @@ impl Output {
         if !self.tail.is_empty() {
             self.queue.push_back(self.tail.split().freeze());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a 200-byte response and hands it to the writer, which drops it.
+    fn respond(output: &mut Output) {
+        output.rewind();
+        output.put_slice(&[b'r'; 200]);
+        while output.pop().is_some() {}
+    }
+
+    #[test]
+    fn a_connection_answering_one_small_response_at_a_time_keeps_a_small_tail() {
+        let mut output = Output::default();
+        respond(&mut output);
+        let held = output.tail.capacity();
+        for _ in 0..1000 {
+            respond(&mut output);
+        }
+        assert!(output.tail.capacity() + 200 <= TAIL_FIRST_STEP, "{}", output.tail.capacity());
+        assert_eq!(output.tail.capacity(), held, "the same buffer, taken back each time");
+    }
+
+    #[test]
+    fn pipelined_responses_grow_the_tail_by_doubling_steps_up_to_4_kib() {
+        let mut output = Output::default();
+        let mut in_flight = Vec::new();
+        let mut growths = 0;
+        for _ in 0..100 {
+            let before = output.tail.capacity();
+            output.put_slice(&[b'r'; 200]);
+            in_flight.extend(output.pop());
+            growths += usize::from(output.tail.capacity() > before);
+        }
+        assert!(growths <= 12, "{growths} growths for 100 responses");
+        assert_eq!(output.step, TAIL_CHUNK);
     }
 }
