@@ -9,8 +9,10 @@ the object it belongs to; instructions with a `lock` prefix, and `xchg` with a
 memory operand (locked implicitly), are summed. Prints the total (per request when
 REQUESTS is given) and, with --top, the functions that execute the most.
 
-Instruction counts leave these out of sight: each costs about 20 cycles or more
-(it drains the store buffer), where most instructions cost one or less.
+Instruction counts leave these out of sight: each waits for the stores before it
+to drain, several cycles where most instructions cost one or less (uncontended,
+about 2 ns on the 2-core AMD EPYC the README's figures come from; far more when
+another core holds the line).
 """
 import collections
 import re

@@ -14,8 +14,8 @@
 #   MILPA  milpa binary (default: target/release/milpa)
 #   HYPER  hyper server binary (default: target/release/hyper-server)
 #   ATOMICS  1 to also count atomic read-modify-write operations per request
-#          (benches/atomic_ops.py: lock-prefixed instructions executed, ~20 cycles
-#          each, which instruction counts do not show); slower, needs python3 and objdump
+#          (benches/atomic_ops.py: lock-prefixed instructions executed, which
+#          instruction counts do not show apart); slower, needs python3 and objdump
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
