@@ -459,7 +459,13 @@ impl Exchange {
     /// empty (the previous batch applied): one lock for a batch instead of one
     /// per event. The batch keeps counting against the queue's capacity until
     /// the next call, so taking events early does not loosen the backpressure.
-    pub(crate) fn take_output(&self, events: &mut VecDeque<SendEvent>) {
+    ///
+    /// Returns whether anything changed: events taken, or the last batch's room
+    /// given back. The caller must then poll the application again before it
+    /// sleeps: an application polled inside the connection's task and waiting
+    /// for that room is not woken (see `wake_app`), only polled again.
+    #[must_use]
+    pub(crate) fn take_output(&self, events: &mut VecDeque<SendEvent>) -> bool {
         debug_assert!(events.is_empty(), "the previous batch is applied first");
         let mut shared = lock(&self.shared);
         std::mem::swap(&mut shared.outbound, events);
@@ -467,6 +473,7 @@ impl Exchange {
         if freed > 0 {
             shared.wake_sender();
         }
+        freed > 0 || !events.is_empty()
     }
 
     /// Returns the unapplied rest of a batch to the front of the queue, for
@@ -622,15 +629,16 @@ mod tests {
         assert!(poll_once(pin!(sender.start(StatusCode::OK, vec![]))).is_ready());
         assert!(poll_once(pin!(sender.body("a", true))).is_ready());
         let mut batch = VecDeque::new();
-        exchange.take_output(&mut batch);
+        assert!(exchange.take_output(&mut batch));
         assert_eq!(batch.len(), 2);
         let mut third = pin!(sender.body("b", true));
         assert!(poll_once(third.as_mut()).is_pending(), "two events held: the queue is full");
         batch.clear();
-        exchange.take_output(&mut batch);
+        assert!(exchange.take_output(&mut batch), "the held room given back is a change");
         assert!(batch.is_empty());
+        assert!(!exchange.take_output(&mut batch), "nothing queued, nothing held: no change");
         assert_eq!(poll_once(third.as_mut()), Poll::Ready(Ok(())));
-        exchange.take_output(&mut batch);
+        assert!(exchange.take_output(&mut batch));
         assert!(matches!(batch.pop_front(), Some(SendEvent::ResponseBody { more_body: true, .. })));
     }
 
@@ -644,7 +652,7 @@ mod tests {
         let message = || SendEvent::WebSocketSend(crate::app::Message::Text("hi".into()));
         assert!(poll_once(pin!(sender.send(message()))).is_ready());
         let mut batch = VecDeque::new();
-        exchange.take_output(&mut batch);
+        assert!(exchange.take_output(&mut batch));
         assert!(matches!(batch.pop_front(), Some(SendEvent::WebSocketAccept { .. })));
         assert!(poll_once(pin!(sender.send(message()))).is_pending());
         exchange.give_back(&mut batch);

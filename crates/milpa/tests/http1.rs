@@ -307,6 +307,36 @@ on_every_runtime! {
         assert!(started.elapsed() < Duration::from_secs(2), "stopped after {:?}", started.elapsed());
     }
 
+    async fn a_response_in_chunks_over_the_high_water_mark_is_sent_whole() {
+        // Twenty 300 KiB pieces through a queue of ten: each piece fills the
+        // output past its high-water mark, so the connection takes the queue in
+        // batches and the application waits for room between them. The room a
+        // finished batch frees must wake it (it once stayed asleep, and the
+        // response stalled after the first batch).
+        const PIECE: usize = 300 * 1024;
+        let app = |scope: milpa::Scope, _receive: milpa::Receiver, mut send: milpa::Sender| async move {
+            if let milpa::Scope::Http(_) = scope {
+                send.start(StatusCode::OK, vec![]).await?;
+                let piece = Bytes::from(vec![b'p'; PIECE]);
+                for _ in 0..20 {
+                    send.body(piece.clone(), true).await?;
+                }
+                send.body(Bytes::new(), false).await?;
+            }
+            Ok::<(), milpa::AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let response = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut client = connect::<Empty<Bytes>>(&server).await;
+            let response = client.send_request(get("/")).await.unwrap();
+            response.into_body().collect().await.unwrap().to_bytes()
+        })
+        .await
+        .expect("the whole response within 20 s");
+        assert_eq!(response.len(), 20 * PIECE);
+        server.stop().await.unwrap();
+    }
+
     async fn client_that_never_reads_cannot_grow_server_memory() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};

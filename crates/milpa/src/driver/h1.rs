@@ -52,34 +52,8 @@ pub(crate) async fn serve<R, S>(
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let now = Instant::now();
-    let mut conn = Connection::new(ctx.h1.clone(), now);
-    conn.receive(now, &initial);
-    let mut driver = Driver {
-        upgrade: None,
-        websocket: None,
-        conn,
-        quiet: ctx.quiet.watch(),
-        graceful: ctx.graceful.watch(),
-        force: ctx.force.watch(),
-        rt,
-        io,
-        peer,
-        ctx: ctx.clone(),
-        tls,
-        writes: WriteQueue::new(ctx.metrics.clone()),
-        timer: Timer::new(),
-        current: None,
-        events: VecDeque::new(),
-        spare: None,
-        date: None,
-        common: [None, None],
-        clock: now,
-        shutdown_seen: false,
-        eof: false,
-        closing: false,
-        phase: Phase::Serving,
-    };
+    // Built outside this future: only the driver is kept across its awaits.
+    let mut driver = Driver::new(rt, io, peer, ctx, tls, &initial);
     std::future::poll_fn(|cx| Pin::new(&mut driver).poll(cx)).await;
     if let Some(session) = driver.websocket.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
@@ -213,6 +187,47 @@ struct Driver<R: Runtime, S> {
     closing: bool,
     /// Since when queued output has been waiting for a client that does not read.
     phase: Phase,
+}
+
+impl<R: Runtime, S> Driver<R, S> {
+    /// A driver for a new connection that has sent `initial` so far.
+    fn new(
+        rt: R,
+        io: S,
+        peer: Option<SocketAddr>,
+        ctx: Arc<ConnContext>,
+        tls: Option<Arc<TlsInfo>>,
+        initial: &[u8],
+    ) -> Self {
+        let now = Instant::now();
+        let mut conn = Connection::new(ctx.h1.clone(), now);
+        conn.receive(now, initial);
+        Driver {
+            upgrade: None,
+            websocket: None,
+            conn,
+            quiet: ctx.quiet.watch(),
+            graceful: ctx.graceful.watch(),
+            force: ctx.force.watch(),
+            rt,
+            io,
+            peer,
+            writes: WriteQueue::new(ctx.metrics.clone()),
+            ctx,
+            tls,
+            timer: Timer::new(),
+            current: None,
+            events: VecDeque::new(),
+            spare: None,
+            date: None,
+            common: [None, None],
+            clock: now,
+            shutdown_seen: false,
+            eof: false,
+            closing: false,
+            phase: Phase::Serving,
+        }
+    }
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
@@ -775,7 +790,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             if self.events.is_empty() {
                 let Some(current) = &self.current else { break };
-                current.exchange.take_output(&mut self.events);
+                // Room given back lets a waiting application send: a change too.
+                progress |= current.exchange.take_output(&mut self.events);
             }
             let Some(event) = self.events.pop_front() else { break };
             progress = true;
