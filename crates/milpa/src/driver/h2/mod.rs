@@ -42,15 +42,17 @@ const ROUNDS_PER_WAKE: usize = 32;
 const SPARE_EXCHANGES: usize = 16;
 
 /// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
-/// read (the preface, when it was sniffed).
-pub(crate) async fn serve<R, S>(
+/// read (the preface, when it was sniffed). The future is the driver itself: an
+/// `async fn` would also keep a slot for the state machine moved into it.
+pub(crate) fn serve<R, S>(
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
     tls: Option<Arc<TlsInfo>>,
     initial: Bytes,
-) where
+) -> impl Future<Output = ()> + Send
+where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -59,13 +61,13 @@ pub(crate) async fn serve<R, S>(
     if !initial.is_empty() {
         conn.receive(now, &initial);
     }
-    Driver::new(rt, io, peer, ctx, tls, conn).await;
+    Driver::new(rt, io, peer, ctx, tls, conn)
 }
 
 /// Serves an HTTP/2 connection that began as HTTP/1.1 with `Upgrade: h2c`: the
 /// 101 is out; `settings` is the decoded HTTP2-Settings, `scope` the upgrading
 /// request, answered on stream 1; `initial` the bytes read past the request.
-pub(crate) async fn serve_upgraded<R, S>(
+pub(crate) fn serve_upgraded<R, S>(
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
@@ -73,23 +75,30 @@ pub(crate) async fn serve_upgraded<R, S>(
     settings: Vec<u8>,
     scope: HttpScope,
     initial: Bytes,
-) where
+) -> impl Future<Output = ()> + Send
+where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let now = Instant::now();
-    let mut conn = match Connection::from_h2c_upgrade(ctx.h2.clone(), now, &settings) {
-        Ok(conn) => conn,
+    let driver = match Connection::from_h2c_upgrade(ctx.h2.clone(), now, &settings) {
+        Ok(mut conn) => {
+            conn.receive(now, &initial);
+            let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
+            let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
+            driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
+            Some(driver)
+        }
         Err(error) => {
             tracing::debug!(%error, ?peer, "invalid HTTP2-Settings in an h2c upgrade");
-            return;
+            None
         }
     };
-    conn.receive(now, &initial);
-    let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
-    let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
-    driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
-    driver.await;
+    async move {
+        if let Some(driver) = driver {
+            driver.await;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
