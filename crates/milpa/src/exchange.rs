@@ -256,25 +256,7 @@ impl Sender {
     /// Sends `event`, waiting while the connection's queue for this scope is full
     /// (a slow client slows the application down instead of filling memory).
     pub async fn send(&mut self, event: SendEvent) -> Result<(), SendError> {
-        let mut event = Some(event);
-        poll_fn(|cx| {
-            let mut shared = lock(&self.shared);
-            if shared.disconnected && shared.kind != Kind::Lifespan {
-                return Poll::Ready(Err(SendError::Disconnected));
-            }
-            if shared.outbound.len() + shared.held >= shared.capacity {
-                shared.send_waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            let Some(event) = event.take() else {
-                return Poll::Ready(Ok(()));
-            };
-            shared.advance(&event)?;
-            shared.outbound.push_back(event);
-            shared.wake_conn();
-            Poll::Ready(Ok(()))
-        })
-        .await
+        self.send_together([event]).await
     }
 
     /// Sends a whole response: the same events as [`start`](Self::start) then
@@ -289,28 +271,35 @@ impl Sender {
     ) -> Result<(), SendError> {
         let start = SendEvent::ResponseStart { status, headers, trailers: false };
         let end = SendEvent::ResponseBody { body: body.into(), more_body: false };
-        let mut events = Some((start, end));
+        self.send_together([start, end]).await
+    }
+
+    /// Queues `events` under one lock once they fit (or, more than the capacity,
+    /// once the queue is empty), all or none: an event out of ASGI's order
+    /// refuses the lot and changes nothing.
+    async fn send_together<const N: usize>(&mut self, events: [SendEvent; N]) -> Result<(), SendError> {
+        let mut events = Some(events);
         poll_fn(|cx| {
             let mut shared = lock(&self.shared);
             if shared.disconnected && shared.kind != Kind::Lifespan {
                 return Poll::Ready(Err(SendError::Disconnected));
             }
             let queued = shared.outbound.len() + shared.held;
-            if queued > 0 && queued + 2 > shared.capacity {
+            if queued > 0 && queued + N > shared.capacity {
                 shared.send_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            let Some((start, end)) = events.take() else {
+            let Some(events) = events.take() else {
                 return Poll::Ready(Ok(()));
             };
             let before = shared.progress;
-            shared.advance(&start)?;
-            if let Err(error) = shared.advance(&end) {
-                shared.progress = before;
-                return Poll::Ready(Err(error));
+            for event in &events {
+                if let Err(error) = shared.advance(event) {
+                    shared.progress = before;
+                    return Poll::Ready(Err(error));
+                }
             }
-            shared.outbound.push_back(start);
-            shared.outbound.push_back(end);
+            shared.outbound.extend(events);
             shared.wake_conn();
             Poll::Ready(Ok(()))
         })
