@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, StatusCode, Version};
@@ -85,7 +85,7 @@ impl AccessLog {
         Ok(Self { sink: Mutex::new(sink), format: format.to_owned(), request_fields, response_fields })
     }
 
-    pub(crate) fn log(&self, record: &Record) {
+    fn log(&self, record: &Record) {
         let mut line = render(&self.format, record);
         line.push('\n');
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,7 +179,23 @@ impl RequestLog {
             .collect()
     }
 
-    pub(crate) fn log(&self, record: &Record) {
+    /// Completes `record` with how its request ended and writes it out:
+    /// `status` as answered (none if nothing was), the time since `started`, and
+    /// the client a trusted proxy named, if any.
+    pub(crate) fn finish(
+        &self,
+        mut record: Box<Record>,
+        status: Option<StatusCode>,
+        started: Instant,
+        forwarded_client: Option<SocketAddr>,
+    ) {
+        record.status = status;
+        record.duration = started.elapsed();
+        record.client = forwarded_client.or(record.client);
+        self.log(&record);
+    }
+
+    fn log(&self, record: &Record) {
         if let Some(access) = &self.access {
             access.log(record);
         }

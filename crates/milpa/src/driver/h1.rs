@@ -15,9 +15,10 @@ use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, Request};
 
 use super::file::{FileEvent, FileSend};
+use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, TaskEnd, poll_app};
+use super::{ConnContext, Detached, Response, TaskEnd, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
@@ -74,18 +75,6 @@ pub(crate) async fn serve<R, S>(
 struct H2cUpgrade {
     settings: Vec<u8>,
     scope: Box<HttpScope>,
-}
-
-/// Where the application's response stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Response {
-    /// Nothing sent yet.
-    NotStarted,
-    /// `ResponseStart` received and held until the first body event, so a
-    /// one-piece body can be sent with a `Content-Length`.
-    Held,
-    /// The head is out; body (and maybe trailers) follow.
-    Streaming,
 }
 
 /// The request being served.
@@ -185,7 +174,7 @@ struct Driver<R: Runtime, S> {
     eof: bool,
     /// The connection must end as soon as the queued bytes are out.
     closing: bool,
-    /// Since when queued output has been waiting for a client that does not read.
+    /// Serving, or lingering after the write side was shut.
     phase: Phase,
 }
 
@@ -337,17 +326,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if !self.may_read() {
             return Ok(false);
         }
-        let (conn, metrics) = (&mut self.conn, &self.ctx.metrics);
-        let read = super::scratch::poll_read(&mut self.io, cx, |data| {
-            if !data.is_empty() {
-                if let Some(metrics) = metrics {
-                    metrics.received(data.len());
-                }
-                conn.receive(now, data);
-            }
-        });
-        match read {
-            Poll::Ready(Ok(0)) => {
+        let conn = &mut self.conn;
+        match scratch::receive(&mut self.io, cx, self.ctx.metrics.as_deref(), |data| conn.receive(now, data))?
+        {
+            Received::Data => Ok(true),
+            Received::Nothing => Ok(false),
+            Received::Eof => {
                 self.eof = true;
                 self.conn.receive_eof();
                 if let Some(current) = self.current.as_ref().filter(|c| c.request_done) {
@@ -355,9 +339,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 }
                 Ok(true)
             }
-            Poll::Ready(Ok(_)) => Ok(true),
-            Poll::Ready(Err(error)) => Err(error),
-            Poll::Pending => Ok(false),
         }
     }
 
@@ -393,7 +374,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            match super::scratch::poll_read(&mut self.io, cx, |_| {}) {
+            match scratch::poll_read(&mut self.io, cx, |_| {}) {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(n)) if n >= budget => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(n)) => budget -= n,
@@ -753,11 +734,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(mut current) = self.current.take() else { return Ok(()) };
         // Messages the application queued right after accepting belong to the session.
         current.exchange.give_back(&mut self.events);
-        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
-            record.status = Some(StatusCode::SWITCHING_PROTOCOLS);
-            record.duration = current.started.elapsed();
-            record.client = current.exchange.forwarded_client().or(record.client);
-            log.log(&record);
+        if let (Some(log), Some(record)) = (&self.ctx.request_log, current.record.take()) {
+            log.finish(
+                record,
+                Some(StatusCode::SWITCHING_PROTOCOLS),
+                current.started,
+                current.exchange.forwarded_client(),
+            );
         }
         let ws =
             milpa_ws::Connection::new(milpa_ws::Role::Server, self.ctx.config.websocket(), accepted.deflate);
@@ -985,11 +968,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         // only an error answer leaves events behind, and they are void.
         self.events.clear();
         let Some(mut current) = self.current.take() else { return };
-        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, current.record.take()) {
-            record.status = current.status;
-            record.duration = current.started.elapsed();
-            record.client = current.exchange.forwarded_client().or(record.client);
-            log.log(&record);
+        if let (Some(log), Some(record)) = (&self.ctx.request_log, current.record.take()) {
+            log.finish(record, current.status, current.started, current.exchange.forwarded_client());
         }
         match current.task.take() {
             Some(task) => {

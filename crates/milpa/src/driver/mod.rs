@@ -54,6 +54,18 @@ pub(crate) struct ConnContext {
     pub(crate) tracker: Tracker,
 }
 
+/// Where an application's response stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Response {
+    /// Nothing sent yet.
+    NotStarted,
+    /// `ResponseStart` received and held until the first body event, so a
+    /// one-piece body can be sent with a `Content-Length`.
+    Held,
+    /// The head is out; body (and maybe trailers) follow.
+    Streaming,
+}
+
 /// How an application's future ended.
 pub(crate) enum TaskEnd {
     Returned,

@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 
 use futures_io::AsyncRead;
 
+use crate::metrics::Metrics;
+
 /// Bytes read from a socket per call.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
@@ -32,4 +34,38 @@ pub(crate) fn poll_read<S: AsyncRead + Unpin>(
         }
         read
     })
+}
+
+/// What one read from a socket brought.
+pub(crate) enum Received {
+    /// Bytes, handed to the receiver.
+    Data,
+    /// The end of the peer's stream.
+    Eof,
+    /// Nothing: the task is woken when the socket turns readable.
+    Nothing,
+}
+
+/// Reads once from `io` and hands the bytes to `receive` (never an empty slice),
+/// counting them in `metrics`. The caller acts on [`Received::Eof`].
+pub(crate) fn receive<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    metrics: Option<&Metrics>,
+    receive: impl FnOnce(&[u8]),
+) -> io::Result<Received> {
+    let read = poll_read(io, cx, |data| {
+        if !data.is_empty() {
+            if let Some(metrics) = metrics {
+                metrics.received(data.len());
+            }
+            receive(data);
+        }
+    });
+    match read {
+        Poll::Ready(Ok(0)) => Ok(Received::Eof),
+        Poll::Ready(Ok(_)) => Ok(Received::Data),
+        Poll::Ready(Err(error)) => Err(error),
+        Poll::Pending => Ok(Received::Nothing),
+    }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, TaskEnd, poll_app};
@@ -409,24 +410,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Transport<R, S> {
         if self.eof || !self.session.wants_read() || self.writes.len() >= OUTPUT_HIGH_WATER {
             return Ok(false);
         }
-        let (session, metrics) = (&mut self.session, &self.ctx.metrics);
-        let read = super::scratch::poll_read(&mut self.io, cx, |data| {
-            if !data.is_empty() {
-                if let Some(metrics) = metrics {
-                    metrics.received(data.len());
-                }
-                session.receive(data);
-            }
-        });
-        match read {
-            Poll::Ready(Ok(0)) => {
+        let session = &mut self.session;
+        match scratch::receive(&mut self.io, cx, self.ctx.metrics.as_deref(), |data| session.receive(data))? {
+            Received::Data => Ok(true),
+            Received::Nothing => Ok(false),
+            Received::Eof => {
                 self.eof = true;
                 self.session.receive_eof();
                 Ok(true)
             }
-            Poll::Ready(Ok(_)) => Ok(true),
-            Poll::Ready(Err(error)) => Err(error),
-            Poll::Pending => Ok(false),
         }
     }
 

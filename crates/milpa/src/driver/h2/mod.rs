@@ -18,9 +18,10 @@ use milpa_h2::frame::{Reason, StreamId, StreamIdMap};
 use milpa_h2::{Connection, Event, SendError};
 
 use super::file::{FileEvent, FileSend};
+use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, TaskEnd, poll_app};
+use super::{ConnContext, Detached, Response, TaskEnd, poll_app};
 use websocket::Socket;
 
 mod websocket;
@@ -32,7 +33,6 @@ use crate::runtime::Runtime;
 use crate::shutdown::Watch;
 use crate::tls::TlsInfo;
 
-/// Bytes read from the socket per call.
 /// Past this much unwritten output, stop taking application output until the client reads.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Rounds of work in one wake-up before yielding to other tasks.
@@ -101,14 +101,6 @@ where
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Response {
-    NotStarted,
-    Held,
-    Streaming,
-}
-
-/// One request stream and the application future serving it.
 /// Draining for a successor, an HTTP/2 connection without streams for this long
 /// is closed: long enough that a client between two requests of a busy
 /// connection is not mistaken for one that is done.
@@ -140,6 +132,7 @@ impl Target {
     }
 }
 
+/// One request stream and the application future serving it.
 struct StreamTask {
     exchange: Exchange,
     task: Option<crate::app::AppFuture>,
@@ -367,24 +360,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if self.eof || !self.conn.wants_read() || self.writes.len() >= WRITE_HIGH_WATER {
             return Ok(false);
         }
-        let (conn, metrics) = (&mut self.conn, &self.ctx.metrics);
-        let read = crate::driver::scratch::poll_read(&mut self.io, cx, |data| {
-            if !data.is_empty() {
-                if let Some(metrics) = metrics {
-                    metrics.received(data.len());
-                }
-                conn.receive(now, data);
-            }
-        });
-        match read {
-            Poll::Ready(Ok(0)) => {
+        let conn = &mut self.conn;
+        match scratch::receive(&mut self.io, cx, self.ctx.metrics.as_deref(), |data| conn.receive(now, data))?
+        {
+            Received::Data => Ok(true),
+            Received::Nothing => Ok(false),
+            Received::Eof => {
                 self.eof = true;
                 self.conn.receive_eof();
                 Ok(true)
             }
-            Poll::Ready(Ok(_)) => Ok(true),
-            Poll::Ready(Err(error)) => Err(error),
-            Poll::Pending => Ok(false),
         }
     }
 
@@ -945,11 +930,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if unread > 0 {
             let _ = self.conn.release_capacity(id, unread);
         }
-        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
-            record.status = stream.status;
-            record.duration = stream.started.elapsed();
-            record.client = stream.exchange.forwarded_client().or(record.client);
-            log.log(&record);
+        if let (Some(log), Some(record)) = (&self.ctx.request_log, stream.record.take()) {
+            log.finish(record, stream.status, stream.started, stream.exchange.forwarded_client());
         }
         match stream.task.take() {
             Some(task) => self.rt.spawn(Detached::new(task, &self.ctx.tracker)),

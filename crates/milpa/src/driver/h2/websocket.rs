@@ -120,11 +120,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             return self.fail(id, &error);
         }
         let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
-        if let (Some(log), Some(mut record)) = (&self.ctx.request_log, stream.record.take()) {
-            record.status = Some(StatusCode::OK);
-            record.duration = stream.started.elapsed();
-            record.client = stream.exchange.forwarded_client().or(record.client);
-            log.log(&record);
+        if let (Some(log), Some(record)) = (&self.ctx.request_log, stream.record.take()) {
+            log.finish(record, Some(StatusCode::OK), stream.started, stream.exchange.forwarded_client());
         }
         let ws =
             milpa_ws::Connection::new(milpa_ws::Role::Server, self.ctx.config.websocket(), accepted.deflate);
