@@ -1,8 +1,13 @@
 //! hyper 1.x baseline for milpa's end-to-end benchmark (`compare.sh`).
 //!
-//! Usage: `hyper-server ADDR [--threads N]`. Without `--threads` it runs on a
-//! tokio current-thread runtime (the benchmark pins it to one core); with it, on
-//! a multi-thread runtime with N workers. Speaks HTTP/1.1 and h2c (prior knowledge).
+//! Usage: `hyper-server ADDR [--threads N] [--timeouts]`. Without `--threads` it
+//! runs on a tokio current-thread runtime (the benchmark pins it to one core);
+//! with it, on a multi-thread runtime with N workers. Speaks HTTP/1.1 and h2c
+//! (prior knowledge). Without `--timeouts` it has no timer, as `axum::serve` sets
+//! hyper up: no header-read timeout, so a client that never finishes its head holds
+//! the connection for good. With it, hyper gets a tokio timer, which turns on its
+//! documented default of a 30 s header-read timeout: the protection milpa's
+//! `--read-timeout`/`--keep-alive` timers give.
 //!
 //! Routes: `GET /message/{i}/` → `{"message": i}`, `GET /query?id=X` →
 //! `{"text": "spam, egg, spam and spam!, X!"}`, anything else → 404.
@@ -16,14 +21,14 @@ use hyper::body::Incoming;
 use hyper::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, HeaderName, HeaderValue, SERVER};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 /// Not among `http`'s standard names; a `const` so it is not parsed per response.
 const TIMING_ALLOW_ORIGIN: HeaderName = HeaderName::from_static("timing-allow-origin");
 
-const USAGE: &str = "usage: hyper-server ADDR [--threads N] [--tls CERT.pem KEY.pem]";
+const USAGE: &str = "usage: hyper-server ADDR [--threads N] [--timeouts] [--tls CERT.pem KEY.pem]";
 
 fn json(body: String) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from(body)));
@@ -84,10 +89,18 @@ fn tls_acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
 }
 
-async fn serve(addr: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> std::io::Result<()> {
+async fn serve(
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    timeouts: bool,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true).pipeline_flush(true);
+    if timeouts {
+        builder.http1().timer(TokioTimer::new());
+        builder.http2().timer(TokioTimer::new());
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("hyper-server listening on {scheme}://{addr}");
     loop {
@@ -126,27 +139,37 @@ fn main() {
     };
     let mut threads = None;
     let mut tls = None;
+    let mut timeouts = false;
     let rest: Vec<String> = args.collect();
     let mut rest = rest.iter().map(String::as_str);
     while let Some(flag) = rest.next() {
-        match (flag, rest.next()) {
-            ("--threads", Some(n)) => match n.parse::<usize>() {
-                Ok(n) if n > 0 => threads = Some(n),
+        match flag {
+            "--threads" => match rest.next().map(str::parse::<usize>) {
+                Some(Ok(n)) if n > 0 => threads = Some(n),
                 _ => exit_usage(),
             },
-            ("--tls", Some(cert)) => match rest.next() {
-                Some(key) => tls = Some(tls_acceptor(cert, key)),
-                None => exit_usage(),
+            "--tls" => match (rest.next(), rest.next()) {
+                (Some(cert), Some(key)) => tls = Some(tls_acceptor(cert, key)),
+                _ => exit_usage(),
             },
+            "--timeouts" => timeouts = true,
             _ => exit_usage(),
         }
     }
-    let runtime = match threads {
-        None => tokio::runtime::Builder::new_current_thread().enable_io().build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_io().build(),
+    let mut builder = match threads {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    };
+    builder.enable_io();
+    if timeouts {
+        builder.enable_time();
     }
-    .expect("failed to build the tokio runtime");
-    if let Err(e) = runtime.block_on(serve(addr, tls)) {
+    let runtime = builder.build().expect("failed to build the tokio runtime");
+    if let Err(e) = runtime.block_on(serve(addr, tls, timeouts)) {
         eprintln!("hyper-server: {e}");
         std::process::exit(1);
     }
