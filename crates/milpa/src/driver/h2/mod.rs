@@ -132,6 +132,17 @@ impl Target {
     }
 }
 
+/// A request's header fields as the application sees them: `host` carries the
+/// authority unless the client sent one itself, as HTTP/1.1 applications expect.
+fn scope_headers(request: &milpa_h2::Request, authority: &[u8]) -> Headers {
+    let has_host = request.header("host").is_some();
+    let host = (!has_host && !authority.is_empty()).then_some((&b"host"[..], authority));
+    let fields = request.headers();
+    Headers::from_pairs(
+        host.into_iter().chain(fields.iter().map(|field| (&field.name[..], &field.value[..]))),
+    )
+}
+
 /// One request stream and the application future serving it.
 struct StreamTask {
     exchange: Exchange,
@@ -495,13 +506,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
         let record = self.record(&request, &target, &raw_path, &query_string);
-        // `host` carries the authority, as HTTP/1.1 applications expect it.
-        let has_host = request.header("host").is_some();
-        let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
-        let fields = request.headers();
-        let headers = Headers::from_pairs(
-            host.into_iter().chain(fields.iter().map(|field| (&field.name[..], &field.value[..]))),
-        );
+        let headers = scope_headers(&request, &authority);
         let scope = HttpScope {
             http_version: Version::HTTP_2,
             method: method.clone(),

@@ -12,8 +12,8 @@ use http::{StatusCode, Version};
 use milpa_h2::SendError;
 use milpa_h2::frame::{Reason, StreamId};
 
-use super::{Driver, Outcome, Target};
-use crate::app::{HeaderList, Headers, ReceiveEvent, Scope};
+use super::{Driver, Outcome, Target, scope_headers};
+use crate::app::{HeaderList, ReceiveEvent, Scope};
 use crate::driver::ws::{self, Session};
 use crate::exchange::{Exchange, Kind};
 use crate::runtime::Runtime;
@@ -68,13 +68,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Target { target, raw_path, query_string } = Target::of(&request);
         let authority = request.authority_bytes().unwrap_or_default();
         let record = self.record(&request, &target, &raw_path, &query_string);
-        // `host` carries the authority unless the client sent one itself.
-        let has_host = request.header("host").is_some();
-        let host = (!has_host && !authority.is_empty()).then(|| (&b"host"[..], &authority[..]));
-        let fields = request.headers();
-        let headers = Headers::from_pairs(
-            host.into_iter().chain(fields.iter().map(|field| (&field.name[..], &field.value[..]))),
-        );
+        let headers = scope_headers(&request, &authority);
         let scope = ws::scope(
             &self.ctx,
             Version::HTTP_2,
