@@ -18,7 +18,7 @@ use super::file::{FileEvent, FileSend};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, TaskEnd, poll_app};
+use super::{ConnContext, Detached, Response, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
@@ -602,11 +602,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(task) = &mut current.task else { return false };
         let Poll::Ready(end) = poll_app(task, cx) else { return false };
         current.task = None;
-        let failed = match end {
-            TaskEnd::Returned => None,
-            TaskEnd::Failed(error) => Some(error.to_string()),
-            TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
-        };
+        let failed = end.failure();
         if let Some(why) = &failed {
             tracing::error!(error = %why, "application error");
         }

@@ -73,6 +73,17 @@ pub(crate) enum TaskEnd {
     Panicked(String),
 }
 
+impl TaskEnd {
+    /// Why the application failed, if it did, in words for the log.
+    pub(crate) fn failure(self) -> Option<String> {
+        match self {
+            TaskEnd::Returned => None,
+            TaskEnd::Failed(error) => Some(error.to_string()),
+            TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
+        }
+    }
+}
+
 /// Polls an application future, turning a panic into [`TaskEnd::Panicked`].
 pub(crate) fn poll_app(task: &mut AppFuture, cx: &mut Context<'_>) -> Poll<TaskEnd> {
     match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(cx))) {

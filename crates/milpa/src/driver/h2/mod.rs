@@ -21,7 +21,7 @@ use super::file::{FileEvent, FileSend};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, TaskEnd, poll_app};
+use super::{ConnContext, Detached, Response, poll_app};
 use websocket::Socket;
 
 mod websocket;
@@ -620,11 +620,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             && let Poll::Ready(end) = poll_app(task, cx)
         {
             stream.task = None;
-            let failed = match end {
-                TaskEnd::Returned => None,
-                TaskEnd::Failed(error) => Some(error.to_string()),
-                TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
-            };
+            let failed = end.failure();
             if let Some(why) = &failed {
                 tracing::error!(error = %why, %id, "application error");
             }
