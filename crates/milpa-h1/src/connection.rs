@@ -103,6 +103,9 @@ pub struct Connection {
     body_clock: Option<Instant>,
     /// A cycle ended; the idle clock starts when its response is handed out.
     idle_pending: bool,
+    /// A `100 Continue` was queued: the body clock starts when it is handed out,
+    /// since from then on the client is asked for its body.
+    body_clock_pending: bool,
 }
 
 impl Connection {
@@ -129,6 +132,7 @@ impl Connection {
             idle_clock: None,
             body_clock: None,
             idle_pending: false,
+            body_clock_pending: false,
         }
     }
 
@@ -232,6 +236,12 @@ impl Connection {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
         self.clock = now;
         let piece = self.output.pop();
+        if self.body_clock_pending {
+            self.body_clock_pending = false;
+            if self.state.client() == State::SendBody {
+                self.body_clock.get_or_insert(now);
+            }
+        }
         if self.output.is_empty() && self.idle_pending {
             self.idle_pending = false;
             if self.state.client() == State::Idle && self.input.is_empty() {
@@ -316,6 +326,7 @@ impl Connection {
     pub fn want_body(&mut self) {
         if self.exchange.continue_pending && self.state.server() == State::SendResponse {
             self.exchange.continue_pending = false;
+            self.body_clock_pending = true;
             writer::write_status_line(&mut self.output, StatusCode::CONTINUE);
             self.output.put_slice(b"\r\n");
         }
@@ -348,6 +359,7 @@ impl Connection {
         self.output.put_slice(b"\r\n");
         if status == StatusCode::CONTINUE {
             self.exchange.continue_pending = false;
+            self.body_clock_pending = true;
         }
         self.commit(EventType::InformationalResponse);
         Ok(())

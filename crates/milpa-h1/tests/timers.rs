@@ -225,3 +225,33 @@ fn late_want_body_gives_the_client_the_whole_body_timeout() {
     assert!(conn.poll_event().is_none());
     assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
 }
+
+#[test]
+fn body_clock_starts_when_the_100_continue_goes_out() {
+    // The caller does not poll for events after `want_body`: nothing new came in.
+    // The timer must run anyway, or a client that never sends its body after the
+    // 100 holds the connection for good.
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    conn.receive(t0, b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n");
+    while conn.poll_event().is_some() {}
+    let t1 = t0 + secs(5);
+    conn.want_body();
+    assert!(drain(&mut conn, t1).starts_with("HTTP/1.1 100 Continue"));
+    assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
+    conn.handle_timeout(t1 + secs(60));
+    assert!(matches!(conn.poll_event(), Some(Event::Error(_))));
+    assert!(drain(&mut conn, t1 + secs(60)).starts_with("HTTP/1.1 408"));
+}
+
+#[test]
+fn body_clock_starts_when_an_explicit_100_goes_out() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    conn.receive(t0, b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n");
+    while conn.poll_event().is_some() {}
+    let t1 = t0 + secs(7);
+    conn.send_informational(StatusCode::CONTINUE, NO_FIELDS).unwrap();
+    assert!(drain(&mut conn, t1).starts_with("HTTP/1.1 100 Continue"));
+    assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
+}

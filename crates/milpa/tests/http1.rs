@@ -185,6 +185,32 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn a_client_silent_after_100_continue_gets_408() {
+        let mut config = test_config();
+        config.body_idle_timeout = Duration::from_millis(300);
+        let server = TestServer::start_with(config, test_app).await;
+        let started = std::time::Instant::now();
+        let request = b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+        let out = raw(server.addr, request, SHORT).await;
+        assert!(out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 408 Request Timeout\r\n"), "{out}");
+        assert!(started.elapsed() < SHORT, "closed by the body timeout, not the test's");
+        server.stop().await.unwrap();
+    }
+
+    async fn an_http_1_0_request_s_upgrade_is_ignored() {
+        // RFC 9110 §7.8: answered as if it had no Upgrade field.
+        let server = TestServer::start(test_app).await;
+        let h2c = b"GET /hello HTTP/1.0\r\nHost: t\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+                    HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+        let websocket = b"GET /hello HTTP/1.0\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        for request in [&h2c[..], &websocket[..]] {
+            let out = raw(server.addr, request, SHORT).await;
+            assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("hello"), "{out}");
+        }
+        server.stop().await.unwrap();
+    }
+
     async fn panic_is_a_500_and_the_server_keeps_serving() {
         let server = TestServer::start(test_app).await;
         for path in ["/panic", "/error", "/no-response"] {

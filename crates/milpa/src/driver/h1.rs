@@ -436,7 +436,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             progress = true;
             match event {
                 Event::Request(request) if self.wants_h2c(&request) => self.start_h2c(request),
-                Event::Request(request) if request.headers().has_token(b"upgrade", b"websocket") => {
+                // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored.
+                Event::Request(request)
+                    if request.version() == Version::HTTP_11
+                        && request.headers().has_token(b"upgrade", b"websocket") =>
+                {
                     self.start_websocket(request, now)
                 }
                 Event::EndOfMessage { .. } if self.upgrade.is_some() && self.current.is_none() => {
@@ -491,6 +495,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.ctx.tls.is_none()
             && self.ctx.config.h2c_upgrade
             && self.current.is_none()
+            && request.version() == Version::HTTP_11
             && request.body_length() == milpa_h1::BodyLength::Empty
             && headers.has_token(b"upgrade", b"h2c")
             && headers.has_token(b"connection", b"upgrade")
