@@ -447,7 +447,15 @@ impl Connection {
             keep_alive = false;
         }
         let writer = if no_body {
-            if let (true, None, Some(length)) = (exchange.head, declared.content_length, length) {
+            // HEAD: the length a GET's body would have had; never for a status whose
+            // responses have no content (RFC 9110 §8.6).
+            let bodiless = status.is_informational()
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED
+                || event == EventType::AcceptConnect;
+            if let (true, false, None, Some(length)) =
+                (exchange.head, bodiless, declared.content_length, length)
+            {
                 self.put_content_length(length);
             }
             BodyWriter::Discard

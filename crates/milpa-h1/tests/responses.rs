@@ -133,6 +133,17 @@ fn head_response_has_no_body_but_keeps_content_length() {
 }
 
 #[test]
+fn head_answered_with_204_or_304_gets_no_made_up_length() {
+    for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
+        let (mut conn, now) = ready(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.send_response(status, NO_FIELDS, Some(5)).unwrap();
+        conn.send_end(NO_FIELDS).unwrap();
+        let out = wire(&mut conn, now);
+        assert!(!out.contains("content-length"), "{out}");
+    }
+}
+
+#[test]
 fn no_content_and_not_modified_have_no_body() {
     for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
         let (mut conn, now) = get();

@@ -116,6 +116,36 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn a_204_has_no_length_and_no_content_and_names_go_lower_case() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let request = Request::get("http://test/no-content").body(Empty::new()).unwrap();
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert!(response.headers().get("content-length").is_none(), "{:?}", response.headers());
+        assert_eq!(response.headers()["x-mixed-case"], "yes");
+        assert!(response.into_body().collect().await.unwrap().to_bytes().is_empty());
+        // The connection serves on.
+        let request = Request::get("http://test/hello").body(Empty::new()).unwrap();
+        assert_eq!(client.send_request(request).await.unwrap().status(), StatusCode::OK);
+        server.stop().await.unwrap();
+    }
+
+    async fn head_with_a_file_response_sends_its_length_but_not_the_file() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let length = std::fs::metadata(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap().len();
+        let request = Request::head("http://test/file").body(Empty::new()).unwrap();
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-length"], length.to_string());
+        assert!(response.into_body().collect().await.unwrap().to_bytes().is_empty());
+        let request = Request::get("http://test/file").body(Empty::new()).unwrap();
+        let body = client.send_request(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len() as u64, length);
+        server.stop().await.unwrap();
+    }
+
     async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
         let server = TestServer::start(test_app).await;
         let url = server.url("/scope?via=upgrade");

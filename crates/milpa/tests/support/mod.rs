@@ -239,6 +239,18 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
             async_io::Timer::after(Duration::from_millis(500)).await;
             respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"slow done")).await
         }
+        "/no-content" => {
+            // A 204 with what it must not carry: a length, and content.
+            let headers = vec![header("Content-Length", "5"), header("X-Mixed-Case", "yes")];
+            respond(&mut send, StatusCode::NO_CONTENT, headers, Bytes::from_static(b"oops!")).await
+        }
+        "/file" => {
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: false })
+                .await?;
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into();
+            send.send(SendEvent::ResponseFile { path }).await?;
+            Ok(())
+        }
         "/panic" => panic!("the application panicked on purpose"),
         "/error" => Err("the application failed on purpose".into()),
         "/no-response" => Ok(()),

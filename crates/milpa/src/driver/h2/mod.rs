@@ -132,6 +132,22 @@ impl Target {
     }
 }
 
+/// Statuses whose responses have no content (RFC 9110 §15.3.5, §15.4.5): no DATA,
+/// and no `content-length` made up from the body.
+fn is_bodiless(status: StatusCode) -> bool {
+    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
+/// HTTP/2 field names are lower case (RFC 9113 §8.2.1); applications may name
+/// fields in any case, as they can over HTTP/1.1.
+fn lowercase_names(fields: &mut HeaderList) {
+    for (name, _) in fields.iter_mut() {
+        if name.iter().any(u8::is_ascii_uppercase) {
+            *name = Bytes::from(name.to_ascii_lowercase());
+        }
+    }
+}
+
 /// A request's header fields as the application sees them: `host` carries the
 /// authority unless the client sent one itself, as HTTP/1.1 applications expect.
 fn scope_headers(request: &milpa_h2::Request, authority: &[u8]) -> Headers {
@@ -167,6 +183,13 @@ struct StreamTask {
     /// DATA on a WebSocket stream before the application answered its handshake.
     early: VecDeque<Bytes>,
     early_eof: bool,
+}
+
+impl StreamTask {
+    /// Whether the response carries no content: a HEAD answer, a 204 or a 304.
+    fn no_content(&self) -> bool {
+        self.head || self.status.is_some_and(is_bodiless)
+    }
 }
 
 /// What applying one stream's output decided.
@@ -689,11 +712,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 if let Some(record) = &mut stream.record {
                     record.body_bytes += body.len() as u64;
                 }
-                let (head, held) = (stream.head, stream.held_start.is_some());
+                let (no_content, held) = (stream.no_content(), stream.held_start.is_some());
                 let end = !more_body && !stream.trailers_announced;
                 if held {
-                    let length = (!more_body && !head).then_some(body.len() as u64);
-                    let head_ends_stream = end && (body.is_empty() || head);
+                    let length = (!more_body && !no_content).then_some(body.len() as u64);
+                    let head_ends_stream = end && (body.is_empty() || no_content);
                     if let Err(error) = self.send_head(id, head_ends_stream, length) {
                         return self.fail(id, &error);
                     }
@@ -701,7 +724,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                         return self.finish(id);
                     }
                 }
-                if head {
+                // What the application sends as the content of such a response is dropped.
+                if no_content {
                     return if end { self.end_empty(id) } else { Outcome::Continue };
                 }
                 self.send_body(id, body, end)
@@ -711,7 +735,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 if more_trailers {
                     return Outcome::Continue;
                 }
-                let trailers = std::mem::take(&mut stream.trailers);
+                let mut trailers = std::mem::take(&mut stream.trailers);
+                lowercase_names(&mut trailers);
                 match self.conn.send_trailers(id, trailers.iter().map(|(n, v)| (&n[..], &v[..]))) {
                     Ok(()) => self.finish(id),
                     Err(error) => self.fail(id, &error),
@@ -746,15 +771,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let date = self.date.get_or_insert_with(crate::date::now).clone();
         let include_server = self.ctx.config.include_server_header;
         let Some(stream) = self.streams.get_mut(&id) else { return Ok(()) };
-        let Some((status, headers)) = stream.held_start.take() else { return Ok(()) };
+        let Some((status, mut headers)) = stream.held_start.take() else { return Ok(()) };
+        lowercase_names(&mut headers);
+        // RFC 9110 §8.6: never a Content-Length in a 204; in a 304 only the
+        // application's own (the length a 200 would have had).
+        if status == StatusCode::NO_CONTENT {
+            headers.retain(|(name, _)| &name[..] != b"content-length");
+        }
         let (mut has_date, mut has_server, mut has_length) = (false, false, false);
         for (name, _) in &headers {
-            has_date |= name.eq_ignore_ascii_case(b"date");
-            has_server |= name.eq_ignore_ascii_case(b"server");
-            has_length |= name.eq_ignore_ascii_case(b"content-length");
+            has_date |= &name[..] == b"date";
+            has_server |= &name[..] == b"server";
+            has_length |= &name[..] == b"content-length";
         }
         let mut digits = itoa::Buffer::new();
-        let length_text = length.filter(|_| !has_length).map(|n| digits.format(n).as_bytes());
+        let length_text =
+            length.filter(|_| !has_length && !is_bodiless(status)).map(|n| digits.format(n).as_bytes());
         let extra = [
             (!has_date).then_some((&b"date"[..], &date[..])),
             (include_server && !has_server).then_some((&b"server"[..], &b"milpa"[..])),
@@ -791,8 +823,17 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let trailers = self.streams.get(&id).is_some_and(|s| s.trailers_announced);
         match event {
             Ok(FileEvent::Length(length)) => {
-                if let Some(record) = self.streams.get_mut(&id).and_then(|s| s.record.as_mut()) {
+                let Some(stream) = self.streams.get_mut(&id) else { return Outcome::Finished };
+                if let Some(record) = &mut stream.record {
                     record.body_bytes = length;
+                }
+                if stream.no_content() {
+                    // The head alone (with the file's length, for HEAD): the file is not sent.
+                    stream.file = None;
+                    if let Err(error) = self.send_head(id, !trailers, Some(length)) {
+                        return self.fail(id, &error);
+                    }
+                    return if trailers { Outcome::Continue } else { self.finish(id) };
                 }
                 let empty = length == 0;
                 if let Err(error) = self.send_head(id, empty && !trailers, Some(length)) {
@@ -830,8 +871,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// `http.response.push`: promise `path` on the stream and serve it through the
     /// application like a request. Ignored where the client refuses push.
-    fn push(&mut self, id: StreamId, path: String, headers: HeaderList) {
+    fn push(&mut self, id: StreamId, path: String, mut headers: HeaderList) {
         let Some(parent) = self.streams.get(&id) else { return };
+        lowercase_names(&mut headers);
         let authority = parent.authority.clone();
         let scheme = self.ctx.scheme.as_bytes();
         let pseudo = [

@@ -12,7 +12,7 @@ use http::{StatusCode, Version};
 use milpa_h2::SendError;
 use milpa_h2::frame::{Reason, StreamId};
 
-use super::{Driver, Outcome, Target, scope_headers};
+use super::{Driver, Outcome, Target, lowercase_names, scope_headers};
 use crate::app::{HeaderList, ReceiveEvent, Scope};
 use crate::driver::ws::{self, Session};
 use crate::exchange::{Exchange, Kind};
@@ -100,9 +100,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         &mut self,
         id: StreamId,
         subprotocol: Option<String>,
-        extra: HeaderList,
+        mut extra: HeaderList,
     ) -> Outcome {
         let Some(stream) = self.streams.get_mut(&id) else { return Outcome::Finished };
+        lowercase_names(&mut extra);
         let Some(offer) = stream.websocket.take() else { return Outcome::Continue };
         let accepted = offer.accept(subprotocol.as_deref(), self.ctx.config.websocket_compression);
         let fields = accepted
