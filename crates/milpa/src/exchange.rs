@@ -541,8 +541,9 @@ impl Exchange {
     /// application's next move. Returns `false` instead when a move it would act
     /// on already happened: events wait and `take_output` says the connection can
     /// take them, or the application asked for the body and `take_body_request`
-    /// says the connection acts on that (HTTP/1.1 before the body is complete;
-    /// HTTP/2's flow control needs no such signal). The caller must then go round
+    /// says the connection acts on that (HTTP/1.1 before the body is complete,
+    /// HTTP/2 while a `100 Continue` is owed; otherwise HTTP/2's flow control needs
+    /// no such signal). The caller must then go round
     /// again, not sleep. Checking and registering under one lock is what makes a
     /// send from another thread impossible to miss.
     pub(crate) fn park(&self, waker: &Waker, take_output: bool, take_body_request: bool) -> bool {

@@ -146,6 +146,17 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn expect_100_continue_is_answered_when_the_application_reads() {
+        let server = TestServer::start(test_app).await;
+        let url = server.url("/echo");
+        // curl would wait 20 s for the 100 before sending its body anyway; -m gives up at 10.
+        let args = ["-s", "--http2-prior-knowledge", "-H", "Expect: 100-continue", "--expect100-timeout", "20"];
+        let out = run("curl", &[&args[..], &["-m", "10", "--data-binary", "hello", "-w", " %{http_code}", &url]].concat())
+            .await;
+        assert_eq!(out, "hello 200");
+        server.stop().await.unwrap();
+    }
+
     async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
         let server = TestServer::start(test_app).await;
         let url = server.url("/scope?via=upgrade");

@@ -172,6 +172,9 @@ struct StreamTask {
     blocked: Option<(Bytes, bool)>,
     file: Option<FileSend>,
     head: bool,
+    /// The client waits for `100 Continue` before sending its body: sent when the
+    /// application first asks for the body (RFC 9110 §10.1.1).
+    expects_continue: bool,
     /// A WebSocket handshake (extended CONNECT) waiting for the application's answer.
     websocket: Option<Box<milpa_ws::handshake::Offer>>,
     authority: Bytes,
@@ -339,7 +342,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     socket.blocked_is_empty() && conn.send_capacity(*id).is_ok_and(|room| room > 0)
                 };
                 if self.streams.values().all(|s| {
-                    s.exchange.park(cx.waker(), take_output && s.blocked.is_none() && s.file.is_none(), false)
+                    s.exchange.park(
+                        cx.waker(),
+                        take_output && s.blocked.is_none() && s.file.is_none(),
+                        s.expects_continue,
+                    )
                 }) && self
                     .sockets
                     .iter()
@@ -463,6 +470,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                         task.early_eof |= end_stream;
                     }
                     Some(task) => {
+                        // The body is coming anyway: no 100 needed.
+                        task.expects_continue = false;
                         task.exchange.push(ReceiveEvent::Request { body: data, more_body: !end_stream });
                     }
                     // Nobody reads it any more: give the window back at once.
@@ -471,7 +480,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     }
                 },
                 Event::Trailers { stream, .. } => {
-                    if let Some(task) = self.streams.get(&stream) {
+                    if let Some(task) = self.streams.get_mut(&stream) {
+                        task.expects_continue = false;
                         task.exchange.push_body_end();
                     }
                 }
@@ -528,6 +538,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let authority = request.authority_bytes().unwrap_or_default();
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
+        let expects_continue =
+            !end_stream && request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         let record = self.record(&request, &target, &raw_path, &query_string);
         let headers = scope_headers(&request, &authority);
         let scope = HttpScope {
@@ -552,6 +564,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             state: ctx.state.clone(),
         };
         self.spawn_stream(stream, scope, end_stream, authority, record, now);
+        if let Some(task) = self.streams.get_mut(&stream) {
+            task.expects_continue = expects_continue;
+        }
     }
 
     fn spawn_stream(
@@ -608,6 +623,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 blocked: None,
                 file: None,
                 head,
+                expects_continue: false,
                 websocket: None,
                 authority,
                 record,
@@ -638,6 +654,14 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let consumed = stream.exchange.take_consumed();
         if consumed > 0 {
             let _ = self.conn.release_capacity(id, consumed);
+        }
+        if stream.expects_continue && stream.exchange.take_body_wanted() {
+            stream.expects_continue = false;
+            // Once the application has begun its answer, the client learns from that.
+            if stream.response == Response::NotStarted {
+                let _ = self.conn.send_informational(id, StatusCode::CONTINUE, None::<(&[u8], &[u8])>);
+                progress = true;
+            }
         }
         if let Some(task) = &mut stream.task
             && let Poll::Ready(end) = poll_app(task, cx)
