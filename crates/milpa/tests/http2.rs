@@ -169,6 +169,20 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn h2c_upgrade_with_invalid_settings_is_answered_over_http_1_1() {
+        let server = TestServer::start(test_app).await;
+        // ENABLE_PUSH=2; a 5-byte payload; INITIAL_WINDOW_SIZE=2^31; not base64url.
+        for settings in ["AAIAAAAC", "AAIAAAA", "AASAAAAA", "AA!="] {
+            let request = format!(
+                "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\
+                 Upgrade: h2c\r\nHTTP2-Settings: {settings}\r\n\r\n"
+            );
+            let out = raw(server.addr, request.as_bytes(), Duration::from_secs(3)).await;
+            assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("hello"), "{settings}: {out}");
+        }
+        server.stop().await.unwrap();
+    }
+
     async fn h2c_upgrade_can_be_turned_off() {
         let mut config = test_config();
         config.h2c_upgrade = false;

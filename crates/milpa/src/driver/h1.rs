@@ -65,15 +65,14 @@ pub(crate) async fn serve<R, S>(
     if let Some(upgrade) = driver.upgrade.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
         let Driver { rt, io, peer, ctx, .. } = driver;
-        Box::pin(super::h2::serve_upgraded(rt, io, peer, ctx, upgrade.settings, *upgrade.scope, initial))
-            .await;
+        Box::pin(super::h2::serve_upgraded(rt, io, peer, ctx, *upgrade.conn, *upgrade.scope, initial)).await;
     }
 }
 
-/// An `Upgrade: h2c` request being answered with 101: its decoded HTTP2-Settings
-/// and the scope it is served with on stream 1 of the new HTTP/2 connection.
+/// An `Upgrade: h2c` request being answered with 101: the HTTP/2 connection its
+/// HTTP2-Settings opened, and the scope it is served with on stream 1.
 struct H2cUpgrade {
-    settings: Vec<u8>,
+    conn: Box<milpa_h2::Connection>,
     scope: Box<HttpScope>,
 }
 
@@ -435,7 +434,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let Some(event) = self.conn.poll_event() else { break };
             progress = true;
             match event {
-                Event::Request(request) if self.wants_h2c(&request) => self.start_h2c(request),
+                Event::Request(request) if self.wants_h2c(&request) => self.start_h2c(request, now),
                 // RFC 9110 §7.8: an HTTP/1.0 request's Upgrade is ignored.
                 Event::Request(request)
                     if request.version() == Version::HTTP_11
@@ -489,7 +488,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// `Upgrade: h2c` (RFC 7540 §3.2) on a plain-text connection, for a request
-    /// without a body, with exactly one valid `HTTP2-Settings`.
+    /// without a body, with exactly one `HTTP2-Settings`.
     fn wants_h2c(&self, request: &Request) -> bool {
         let headers = request.headers();
         self.ctx.tls.is_none()
@@ -501,13 +500,23 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             && headers.has_token(b"connection", b"upgrade")
             && headers.has_token(b"connection", b"http2-settings")
             && headers.get_all(b"http2-settings").count() == 1
-            && headers.get(b"http2-settings").and_then(base64url_decode).is_some()
     }
 
+    /// Opens the HTTP/2 connection the request's HTTP2-Settings describe; if they
+    /// are not valid settings, the request is served over HTTP/1.1 as if it had not
+    /// asked to upgrade (RFC 7540 §3.2 lets the server decline).
     #[cold]
-    fn start_h2c(&mut self, mut request: Request) {
-        let settings =
-            request.headers().get(b"http2-settings").and_then(base64url_decode).unwrap_or_default();
+    fn start_h2c(&mut self, mut request: Request, now: Instant) {
+        let settings = request.headers().get(b"http2-settings").and_then(base64url_decode);
+        let conn = settings.ok_or(()).and_then(|settings| {
+            milpa_h2::Connection::from_h2c_upgrade(self.ctx.h2.clone(), now, &settings).map_err(|error| {
+                tracing::debug!(%error, peer = ?self.peer, "invalid HTTP2-Settings: not upgrading");
+            })
+        });
+        let Ok(conn) = conn else {
+            self.start_request(request, now);
+            return;
+        };
         let extensions = Extensions {
             response_trailers: request.headers().has_token(b"te", b"trailers"),
             early_hint: true,
@@ -517,7 +526,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         };
         let (raw_path, query_string) = split_target(&request);
         let scope = self.scope(&mut request, Version::HTTP_2, extensions, raw_path, query_string);
-        self.upgrade = Some(H2cUpgrade { settings, scope: Box::new(scope) });
+        self.upgrade = Some(H2cUpgrade { conn: Box::new(conn), scope: Box::new(scope) });
     }
 
     /// The scope of `request` (its header section is moved into it).

@@ -65,14 +65,14 @@ where
 }
 
 /// Serves an HTTP/2 connection that began as HTTP/1.1 with `Upgrade: h2c`: the
-/// 101 is out; `settings` is the decoded HTTP2-Settings, `scope` the upgrading
-/// request, answered on stream 1; `initial` the bytes read past the request.
+/// 101 is out; `conn` is the connection the HTTP2-Settings opened, `scope` the
+/// upgrading request, answered on stream 1; `initial` the bytes read past the request.
 pub(crate) fn serve_upgraded<R, S>(
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
-    settings: Vec<u8>,
+    mut conn: Connection,
     scope: HttpScope,
     initial: Bytes,
 ) -> impl Future<Output = ()> + Send
@@ -81,24 +81,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let now = Instant::now();
-    let driver = match Connection::from_h2c_upgrade(ctx.h2.clone(), now, &settings) {
-        Ok(mut conn) => {
-            conn.receive(now, &initial);
-            let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
-            let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
-            driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
-            Some(driver)
-        }
-        Err(error) => {
-            tracing::debug!(%error, ?peer, "invalid HTTP2-Settings in an h2c upgrade");
-            None
-        }
-    };
-    async move {
-        if let Some(driver) = driver {
-            driver.await;
-        }
-    }
+    conn.receive(now, &initial);
+    let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
+    let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
+    driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
+    driver
 }
 
 /// Draining for a successor, an HTTP/2 connection without streams for this long
