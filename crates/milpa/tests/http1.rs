@@ -211,6 +211,21 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn an_absolute_form_target_s_authority_is_the_host() {
+        // RFC 9112 §3.2.2: Host is ignored for an absolute-form target, here by the
+        // server-name check as much as by the application.
+        let mut config = test_config();
+        config.server_names = vec!["allowed.example".to_owned()];
+        let server = TestServer::start_with(config, test_app).await;
+        let allowed = b"GET http://allowed.example/hello HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
+        let out = raw(server.addr, allowed, SHORT).await;
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("hello"), "{out}");
+        let refused = b"GET http://evil.example/hello HTTP/1.1\r\nHost: allowed.example\r\nConnection: close\r\n\r\n";
+        let out = raw(server.addr, refused, SHORT).await;
+        assert!(out.starts_with("HTTP/1.1 421 "), "{out}");
+        server.stop().await.unwrap();
+    }
+
     async fn panic_is_a_500_and_the_server_keeps_serving() {
         let server = TestServer::start(test_app).await;
         for path in ["/panic", "/error", "/no-response"] {

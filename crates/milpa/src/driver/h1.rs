@@ -20,7 +20,7 @@ use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, Response, poll_app};
 use crate::access_log::Record;
-use crate::app::{Extensions, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
@@ -539,6 +539,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         query_string: Bytes,
     ) -> HttpScope {
         let ctx = &self.ctx;
+        let mut headers = request.take_headers();
+        let absolute_form = !request.target().starts_with(b"/")
+            && *request.method() != Method::CONNECT
+            && &request.target()[..] != b"*";
+        if absolute_form && let Some(authority) = request.authority() {
+            headers = host_from_target(&headers, authority);
+        }
         HttpScope {
             http_version,
             method: request.method().clone(),
@@ -547,7 +554,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             raw_path,
             query_string,
             root_path: ctx.config.root_path.clone(),
-            headers: request.take_headers(),
+            headers,
             client: self.peer,
             server: ctx.local,
             extensions,
@@ -1031,6 +1038,18 @@ fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
 
 /// The raw path and query of a request, sliced from its target without copying
 /// in the usual origin form.
+/// RFC 9112 §3.2.2: for an absolute-form target, the target's authority is the
+/// request's host whatever `Host` says; the scope's `host` field carries it.
+#[cold]
+fn host_from_target(headers: &Headers, authority: &[u8]) -> Headers {
+    let others: Vec<_> = headers
+        .iter()
+        .filter(|field| field.name() != b"host")
+        .map(|field| (field.name(), field.value()))
+        .collect();
+    Headers::from_pairs(std::iter::once((&b"host"[..], authority)).chain(others))
+}
+
 fn split_target(request: &Request) -> (Bytes, Bytes) {
     let target = request.target();
     let query_start = target.iter().position(|&b| b == b'?');
