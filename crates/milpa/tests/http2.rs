@@ -157,6 +157,17 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn a_connect_answered_with_2xx_gets_500_and_no_tunnel() {
+        let server = TestServer::start(test_app).await;
+        let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let request = Request::connect("a.example:443").body(Empty::new()).unwrap();
+        let status = client.send_request(request).await.unwrap().status();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let request = Request::get("http://test/hello").body(Empty::new()).unwrap();
+        assert_eq!(client.send_request(request).await.unwrap().status(), StatusCode::OK);
+        server.stop().await.unwrap();
+    }
+
     async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
         let server = TestServer::start(test_app).await;
         let url = server.url("/scope?via=upgrade");

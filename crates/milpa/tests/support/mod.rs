@@ -187,6 +187,10 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
     };
     let text = vec![header("content-type", "text/plain")];
     match scope.path.as_str() {
+        // Answering a CONNECT as if a tunnel were open: the server must refuse that.
+        "" if scope.method == http::Method::CONNECT => {
+            respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"no tunnel here")).await
+        }
         "/hello" => respond(&mut send, StatusCode::OK, text, Bytes::from_static(b"hello")).await,
         "/echo" => {
             let body = read_body(&mut receive).await;

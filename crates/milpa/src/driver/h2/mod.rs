@@ -111,7 +111,8 @@ struct Target {
 
 impl Target {
     fn of(request: &milpa_h2::Request) -> Self {
-        let target = request.path_bytes().unwrap_or_else(|| Bytes::from_static(b"/"));
+        // Only a CONNECT has no `:path`: its path is empty, as over HTTP/1.1.
+        let target = request.path_bytes().unwrap_or_default();
         let query_start = target.iter().position(|&b| b == b'?');
         let raw_path = target.slice(..query_start.unwrap_or(target.len()));
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
@@ -159,6 +160,8 @@ struct StreamTask {
     blocked: Option<(Bytes, bool)>,
     file: Option<FileSend>,
     head: bool,
+    /// A CONNECT: no tunnel can be opened here, so a 2xx answer is refused.
+    connect: bool,
     /// The client waits for `100 Continue` before sending its body: sent when the
     /// application first asks for the body (RFC 9110 §10.1.1).
     expects_continue: bool,
@@ -579,6 +582,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             now,
         );
         let Some(task) = self.streams.get_mut(&stream) else { return };
+        task.connect = scope.method == Method::CONNECT;
         task.task = Some(self.ctx.app.call(Scope::Http(scope), receiver, sender));
     }
 
@@ -610,6 +614,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 blocked: None,
                 file: None,
                 head,
+                connect: false,
                 expects_continue: false,
                 websocket: None,
                 authority,
@@ -708,6 +713,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     Ok(()) => self.finish(id),
                     Err(error) => self.fail(id, &error),
                 }
+            }
+            SendEvent::ResponseStart { status, .. } if stream.connect && status.is_success() => {
+                // A 2xx would tell the client its tunnel is open; there is none.
+                tracing::error!(%status, %id, "the application tried to open a CONNECT tunnel; not supported here");
+                stream.exchange.disconnect();
+                self.answer_error(id);
+                Outcome::Finished
             }
             SendEvent::ResponseStart { status, headers, trailers } => {
                 if let (Some(log), Some(record)) = (&self.ctx.request_log, &mut stream.record) {
