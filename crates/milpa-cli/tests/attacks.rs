@@ -323,11 +323,11 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
     server.attack(
         bystander,
         "HTTP/2 rapid reset",
-        "1000 × (HEADERS for a 10 s request + RST_STREAM(CANCEL))",
+        "1100 × (HEADERS for a 10 s request + RST_STREAM(CANCEL))",
         |_| {
             let mut h2 = H2::connect(addr, &[]);
             let mut wire = Vec::new();
-            for i in 0..1000u32 {
+            for i in 0..1100u32 {
                 let id = 2 * i + 1;
                 wire.extend(frame(
                     HEADERS,
@@ -337,7 +337,8 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
                 ));
                 wire.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
             }
-            format!("{} once 21 applications ran on for reset streams", calmed(&mut h2, wire))
+            let answer = calmed(&mut h2, wire);
+            format!("{answer} once 20 applications ran on for reset streams and 1000 requests were refused")
         },
     );
     server.attack(

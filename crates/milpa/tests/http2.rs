@@ -168,6 +168,38 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn cancelling_many_slow_requests_does_not_cost_the_connection() {
+        let server = TestServer::start(test_app).await;
+        let client = connect_h2c::<Empty<Bytes>>(&server).await;
+        let mut survivor = client.clone();
+        let survivor = tokio::spawn(async move { survivor.send_request(get("/slow")).await.map(|r| r.status()) });
+        // 25 slow requests abandoned once sent: their applications run on past the
+        // limit of 20 for reset streams.
+        let abandoned: Vec<_> = (0..25)
+            .map(|_| {
+                let mut client = client.clone();
+                tokio::spawn(async move { client.send_request(get("/slow")).await.map(|_| ()) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for request in abandoned {
+            request.abort();
+        }
+        assert_eq!(survivor.await.unwrap().unwrap(), StatusCode::OK, "the other stream goes on");
+        // New requests are refused (REFUSED_STREAM) only until those applications end.
+        let mut client = client;
+        let mut answered = None;
+        for _ in 0..50 {
+            if let Ok(response) = client.send_request(get("/hello")).await {
+                answered = Some(response.status());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(answered, Some(StatusCode::OK));
+        server.stop().await.unwrap();
+    }
+
     async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
         let server = TestServer::start(test_app).await;
         let url = server.url("/scope?via=upgrade");

@@ -40,6 +40,9 @@ const ROUNDS_PER_WAKE: usize = 32;
 /// Exchanges of finished streams kept for the next requests: enough for a client's
 /// usual burst of concurrent requests.
 const SPARE_EXCHANGES: usize = 16;
+/// Requests a connection may send into refusals (see `refuse_for_resets`) before
+/// it is closed with GOAWAY(ENHANCE_YOUR_CALM).
+const MAX_REFUSED_STREAMS: usize = 1000;
 
 /// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
 /// read (the preface, when it was sniffed). The future is the driver itself: an
@@ -219,6 +222,8 @@ struct Driver<R: Runtime, S> {
     idle_since: Option<Instant>,
     /// Applications still running for streams the client reset.
     reset_running: Arc<AtomicUsize>,
+    /// Requests refused while too many of those ran.
+    refused: usize,
 }
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Future for Driver<R, S> {
@@ -277,6 +282,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             eof: false,
             idle_since: None,
             reset_running: Arc::new(AtomicUsize::new(0)),
+            refused: 0,
         }
     }
 
@@ -355,24 +361,37 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// Lets the application of a stream the client reset run on as a task of its
-    /// own (it hears `Disconnect`). Requests reach the application as soon as they
-    /// arrive, so h2's rapid-reset rule (resets before the request was accepted)
-    /// never fires here; the same limit bounds instead the applications still
-    /// running for reset streams of this connection: one more closes it with
-    /// GOAWAY(ENHANCE_YOUR_CALM), or a client could keep starting work and
-    /// resetting it for free (CVE-2023-44487).
+    /// own (it hears `Disconnect`), counted in `reset_running` until it ends.
     fn detach_reset(&mut self, future: crate::app::AppFuture) {
         let running = self.reset_running.clone();
-        let count = running.fetch_add(1, Ordering::AcqRel) + 1;
+        running.fetch_add(1, Ordering::AcqRel);
         let counted = Box::pin(async move {
             let _done = ResetRunning(running);
             future.await
         });
         self.rt.spawn(Detached::new(counted, &self.ctx.tracker));
-        if count > self.ctx.h2.max_pending_accept_reset_streams {
-            tracing::debug!(peer = ?self.peer, count, "too many applications running for reset streams");
-            self.conn.abort(milpa_h2::frame::Reason::ENHANCE_YOUR_CALM);
+    }
+
+    /// Whether a new request must be refused: while more applications than
+    /// `max_pending_accept_reset_streams` still run for streams this client reset,
+    /// new requests get RST_STREAM(REFUSED_STREAM) (never processed, safe to
+    /// retry) instead of starting more work, so resetting requests cannot buy
+    /// unbounded work (CVE-2023-44487). The connection's other streams go on; a
+    /// client that keeps sending requests into refusals is told to calm down.
+    /// Requests reach the application as soon as they arrive, so h2's own
+    /// rapid-reset rule (resets before the request was accepted) seldom fires here.
+    fn refuse_for_resets(&mut self, stream: StreamId) -> bool {
+        let running = self.reset_running.load(Ordering::Acquire);
+        if running < self.ctx.h2.max_pending_accept_reset_streams {
+            return false;
         }
+        let _ = self.conn.reset(stream, Reason::REFUSED_STREAM);
+        self.refused += 1;
+        if self.refused > MAX_REFUSED_STREAMS {
+            tracing::debug!(peer = ?self.peer, running, "requests keep coming while reset work runs");
+            self.conn.abort(Reason::ENHANCE_YOUR_CALM);
+        }
+        true
     }
 
     /// How long the connection may stay without streams: the keep-alive timeout,
@@ -434,11 +453,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         while let Some(event) = self.conn.poll_event() {
             progress = true;
             match event {
-                Event::Request { stream, request, end_stream } if request.protocol().is_some() => {
-                    self.start_websocket(stream, request, end_stream, now)
-                }
                 Event::Request { stream, request, end_stream } => {
-                    self.start_request(stream, request, end_stream, now)
+                    if self.refuse_for_resets(stream) {
+                        continue;
+                    }
+                    if request.protocol().is_some() {
+                        self.start_websocket(stream, request, end_stream, now);
+                    } else {
+                        self.start_request(stream, request, end_stream, now);
+                    }
                 }
                 Event::Data { stream, data, end_stream } if self.sockets.contains_key(&stream) => {
                     self.socket_data(stream, data, end_stream)
