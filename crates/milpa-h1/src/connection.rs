@@ -106,6 +106,8 @@ pub struct Connection {
     /// A `100 Continue` was queued: the body clock starts when it is handed out,
     /// since from then on the client is asked for its body.
     body_clock_pending: bool,
+    /// Written into the error answers this connection composes itself.
+    error_fields: FieldBlock,
 }
 
 impl Connection {
@@ -133,6 +135,7 @@ impl Connection {
             body_clock: None,
             idle_pending: false,
             body_clock_pending: false,
+            error_fields: FieldBlock::default(),
         }
     }
 
@@ -320,6 +323,14 @@ impl Connection {
     }
 
     // ----- commands --------------------------------------------------------
+
+    /// Fields for the error answers this connection writes itself (400, 408, 414,
+    /// 431…), after its own: a caller with a clock passes `date` here and renews it
+    /// as time goes by (RFC 9110 §6.6.1: an origin server with a clock sends Date).
+    /// None by default: the state machine has no clock.
+    pub fn set_error_fields(&mut self, fields: FieldBlock) {
+        self.error_fields = fields;
+    }
 
     /// The application started reading the request body: if the client waits for
     /// `100 Continue`, it is queued now (and never otherwise).
@@ -763,8 +774,9 @@ impl Connection {
         let status = kind.status();
         let body = kind.to_string();
         writer::write_status_line(&mut self.output, status);
-        self.output
-            .put_slice(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ");
+        self.output.put_slice(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n");
+        self.output.put_slice(self.error_fields.as_bytes());
+        self.output.put_slice(b"content-length: ");
         writer::write_decimal(&mut self.output, body.len() as u64 + 1);
         self.output.put_slice(b"\r\n\r\n");
         self.output.put_slice(body.as_bytes());

@@ -255,3 +255,19 @@ fn body_clock_starts_when_an_explicit_100_goes_out() {
     assert!(drain(&mut conn, t1).starts_with("HTTP/1.1 100 Continue"));
     assert_eq!(conn.poll_timeout(), Some(t1 + secs(60)));
 }
+
+#[test]
+fn error_answers_carry_the_fields_the_caller_set() {
+    let t0 = Instant::now();
+    let mut conn = Connection::new(Config::default(), t0);
+    let date = milpa_h1::FieldBlock::new([("date", "Sun, 06 Nov 1994 08:49:37 GMT")]).unwrap();
+    conn.set_error_fields(date);
+    conn.receive(t0, b"GET / HTTP/1.1\r\nHo");
+    conn.handle_timeout(t0 + secs(30));
+    assert!(matches!(conn.poll_event(), Some(Event::Error(_))));
+    let out = drain(&mut conn, t0 + secs(30));
+    assert!(
+        out.starts_with("HTTP/1.1 408 ") && out.contains("\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+        "{out}"
+    );
+}

@@ -270,6 +270,8 @@ on_every_runtime! {
             let out = raw(server.addr, &request, SHORT).await;
             assert!(out.starts_with(&format!("HTTP/1.1 {status} ")), "expected {status}, got {out}");
             assert!(out.contains("connection: close\r\n"), "{out}");
+            // RFC 9110 §6.6.1: an origin server with a clock dates its 4xx answers too.
+            assert!(out.contains("\r\ndate: ") && out.contains(" GMT\r\n"), "{out}");
             assert_eq!(out.matches("HTTP/1.1").count(), 1, "nothing after the error: {out}");
             let mut client = connect::<Empty<Bytes>>(&server).await;
             assert_eq!(client.send_request(get("/hello")).await.unwrap().status(), StatusCode::OK);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use http::{Method, StatusCode, Version};
-use milpa_h1::{Connection, Event, Request};
+use milpa_h1::{Connection, Event, FieldBlock, Request};
 
 use super::file::{FileEvent, FileSend};
 use super::scratch::{self, Received};
@@ -162,8 +162,8 @@ struct Driver<R: Runtime, S> {
     /// The `Date` value for responses sent during this wake-up.
     date: Option<Bytes>,
     /// The `date` fields, without and with `server`, and until when they are
-    /// current; see [`crate::date::h1_fields`].
-    common: [Option<(milpa_h1::FieldBlock, Instant)>; 2],
+    /// current (expired at first); see [`crate::date::h1_fields`].
+    common: [(FieldBlock, Instant); 2],
     /// The time read at the start of this wake-up.
     clock: Instant,
     quiet: Watch,
@@ -189,6 +189,7 @@ impl<R: Runtime, S> Driver<R, S> {
     ) -> Self {
         let now = Instant::now();
         let mut conn = Connection::new(ctx.h1.clone(), now);
+        conn.set_error_fields(crate::date::h1_fields(ctx.config.include_server_header).0);
         conn.receive(now, initial);
         Driver {
             upgrade: None,
@@ -208,7 +209,7 @@ impl<R: Runtime, S> Driver<R, S> {
             events: VecDeque::new(),
             spare: None,
             date: None,
-            common: [None, None],
+            common: [(FieldBlock::default(), now), (FieldBlock::default(), now)],
             clock: now,
             shutdown_seen: false,
             eof: false,
@@ -253,6 +254,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         // judged that much early or late changes nothing.
         let now = Instant::now();
         self.clock = now;
+        self.renew_common(self.ctx.config.include_server_header);
         // Between requests, the socket is what wakes the task (a timer or a shutdown
         // otherwise): read first, so the first round serves what arrived instead of
         // finding nothing to do and reading at its end.
@@ -960,11 +962,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             self.conn.send_response(status, fields.chain(server), length)?;
         } else {
             // The usual case: `date` (and `server`) from a block checked once a second.
-            let slot = &mut self.common[usize::from(add_server)];
-            if slot.as_ref().is_some_and(|(_, until)| self.clock >= *until) {
-                *slot = None;
-            }
-            let (common, _) = slot.get_or_insert_with(|| crate::date::h1_fields(add_server));
+            self.renew_common(add_server);
+            let (common, _) = &self.common[usize::from(add_server)];
             self.conn.send_response_with(status, fields, length, common)?;
         }
         if let Some(current) = &mut self.current {
@@ -974,6 +973,21 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// The current `Date`, read from the clock once per wake-up.
+    /// Renews the `date` block (with `server` or not) once it is a second old. The
+    /// one the configuration names also goes to the state machine, for the error
+    /// answers it writes itself.
+    fn renew_common(&mut self, add_server: bool) {
+        let index = usize::from(add_server);
+        if self.clock < self.common[index].1 {
+            return;
+        }
+        let (block, until) = crate::date::h1_fields(add_server);
+        if add_server == self.ctx.config.include_server_header {
+            self.conn.set_error_fields(block.clone());
+        }
+        self.common[index] = (block, until);
+    }
+
     fn date(&mut self) -> Bytes {
         self.date.get_or_insert_with(crate::date::now).clone()
     }
