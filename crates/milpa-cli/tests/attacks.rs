@@ -32,6 +32,7 @@ const END_STREAM: u8 = 0x1;
 const ACK: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const CANCEL: u32 = 0x8;
+const REFUSED_STREAM: u32 = 0x7;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
 struct Server {
@@ -323,11 +324,11 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
     server.attack(
         bystander,
         "HTTP/2 rapid reset",
-        "1100 × (HEADERS for a 10 s request + RST_STREAM(CANCEL))",
+        "1000 × (HEADERS for a 10 s request + RST_STREAM(CANCEL))",
         |_| {
             let mut h2 = H2::connect(addr, &[]);
             let mut wire = Vec::new();
-            for i in 0..1100u32 {
+            for i in 0..1000u32 {
                 let id = 2 * i + 1;
                 wire.extend(frame(
                     HEADERS,
@@ -337,8 +338,73 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
                 ));
                 wire.extend(frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes()));
             }
-            let answer = calmed(&mut h2, wire);
-            format!("{answer} once 20 applications ran on for reset streams and 1000 requests were refused")
+            // Read in batches, most resets arrive before their request was taken:
+            // milpa-h2's own rapid-reset rule.
+            calmed(&mut h2, wire)
+        },
+    );
+    server.attack(
+        bystander,
+        "HTTP/2 rapid reset, requests taken first",
+        "25 × (HEADERS for a 10 s request, reset once a PING after it is answered), then 1100 × HEADERS",
+        |_| {
+            let mut h2 = H2::connect(addr, &[]);
+            let mut refused = 0;
+            for i in 0..25u32 {
+                let id = 2 * i + 1;
+                let mut wire = frame(
+                    HEADERS,
+                    END_STREAM | END_HEADERS,
+                    id,
+                    &request_block("/message/1/?delay_ms=10000"),
+                );
+                wire.extend(frame(PING, 0, 0, &[0; 8]));
+                h2.stream.write_all(&wire).unwrap();
+                // The PING's ACK goes out after the request reached the application
+                // (or was refused, from the 22nd on).
+                while let Some((kind, flags, _, payload)) = h2.read_frame() {
+                    match kind {
+                        RST_STREAM if payload == REFUSED_STREAM.to_be_bytes() => refused += 1,
+                        PING if flags & ACK != 0 => break,
+                        _ => {}
+                    }
+                }
+                h2.stream.write_all(&frame(RST_STREAM, 0, id, &CANCEL.to_be_bytes())).unwrap();
+            }
+            // 21 applications now run on for reset streams: new requests are refused
+            // (REFUSED_STREAM), and a client that goes on is told to calm down. Sent
+            // 50 at a time (under the 100 concurrent streams), each batch with a PING.
+            let (mut code, mut next) = (None, 51u32);
+            'batches: for _ in 0..22 {
+                let mut wire = Vec::new();
+                for _ in 0..50 {
+                    wire.extend(frame(
+                        HEADERS,
+                        END_STREAM | END_HEADERS,
+                        next,
+                        &request_block("/message/1/"),
+                    ));
+                    next += 2;
+                }
+                wire.extend(frame(PING, 0, 0, &[0; 8]));
+                if h2.stream.write_all(&wire).is_err() {
+                    break;
+                }
+                while let Some((kind, flags, _, payload)) = h2.read_frame() {
+                    match kind {
+                        RST_STREAM if payload == REFUSED_STREAM.to_be_bytes() => refused += 1,
+                        PING if flags & ACK != 0 => break,
+                        GOAWAY => {
+                            code = Some(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
+                            break 'batches;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!(code, Some(ENHANCE_YOUR_CALM), "{refused} refused");
+            assert!(refused > 1000, "{refused} refused");
+            format!("{} after {refused} requests refused with REFUSED_STREAM", reason(code))
         },
     );
     server.attack(

@@ -223,6 +223,11 @@ on_every_runtime! {
         let refused = b"GET http://evil.example/hello HTTP/1.1\r\nHost: allowed.example\r\nConnection: close\r\n\r\n";
         let out = raw(server.addr, refused, SHORT).await;
         assert!(out.starts_with("HTTP/1.1 421 "), "{out}");
+        let websocket = b"GET http://evil.example/ws HTTP/1.1\r\nHost: allowed.example\r\nUpgrade: websocket\r\n\
+                          Connection: Upgrade, close\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                          Sec-WebSocket-Version: 13\r\n\r\n";
+        let out = raw(server.addr, websocket, SHORT).await;
+        assert!(out.starts_with("HTTP/1.1 403 ") || out.starts_with("HTTP/1.1 421 "), "{out}");
         server.stop().await.unwrap();
     }
 

@@ -148,12 +148,16 @@ on_every_runtime! {
 
     async fn expect_100_continue_is_answered_when_the_application_reads() {
         let server = TestServer::start(test_app).await;
-        let url = server.url("/echo");
         // curl would wait 20 s for the 100 before sending its body anyway; -m gives up at 10.
         let args = ["-s", "--http2-prior-knowledge", "-H", "Expect: 100-continue", "--expect100-timeout", "20"];
-        let out = run("curl", &[&args[..], &["-m", "10", "--data-binary", "hello", "-w", " %{http_code}", &url]].concat())
-            .await;
-        assert_eq!(out, "hello 200");
+        // Reading the body first, and after starting the response (its head held back).
+        for path in ["/echo", "/echo-after-start"] {
+            let url = server.url(path);
+            let out =
+                run("curl", &[&args[..], &["-m", "10", "--data-binary", "hello", "-w", " %{http_code}", &url]].concat())
+                    .await;
+            assert_eq!(out, "hello 200", "{path}");
+        }
         server.stop().await.unwrap();
     }
 
@@ -161,8 +165,10 @@ on_every_runtime! {
         let server = TestServer::start(test_app).await;
         let mut client = connect_h2c::<Empty<Bytes>>(&server).await;
         let request = Request::connect("a.example:443").body(Empty::new()).unwrap();
-        let status = client.send_request(request).await.unwrap().status();
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let response = client.send_request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key("date"), "{:?}", response.headers());
+        drop(response);
         let request = Request::get("http://test/hello").body(Empty::new()).unwrap();
         assert_eq!(client.send_request(request).await.unwrap().status(), StatusCode::OK);
         server.stop().await.unwrap();

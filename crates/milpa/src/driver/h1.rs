@@ -541,13 +541,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         query_string: Bytes,
     ) -> HttpScope {
         let ctx = &self.ctx;
-        let mut headers = request.take_headers();
-        let absolute_form = !request.target().starts_with(b"/")
-            && *request.method() != Method::CONNECT
-            && &request.target()[..] != b"*";
-        if absolute_form && let Some(authority) = request.authority() {
-            headers = host_from_target(&headers, authority);
-        }
+        let headers = scope_headers(request);
         HttpScope {
             http_version,
             method: request.method().clone(),
@@ -721,7 +715,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             Version::HTTP_11,
             raw_path,
             query_string,
-            request.take_headers(),
+            scope_headers(&mut request),
             offer.subprotocols.clone(),
             self.peer,
             self.tls.clone(),
@@ -972,7 +966,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         Ok(())
     }
 
-    /// The current `Date`, read from the clock once per wake-up.
     /// Renews the `date` block (with `server` or not) once it is a second old. The
     /// one the configuration names also goes to the state machine, for the error
     /// answers it writes itself.
@@ -988,6 +981,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.common[index] = (block, until);
     }
 
+    /// The current `Date`, read from the clock once per wake-up.
     fn date(&mut self) -> Bytes {
         self.date.get_or_insert_with(crate::date::now).clone()
     }
@@ -1050,10 +1044,20 @@ fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The raw path and query of a request, sliced from its target without copying
-/// in the usual origin form.
-/// RFC 9112 §3.2.2: for an absolute-form target, the target's authority is the
-/// request's host whatever `Host` says; the scope's `host` field carries it.
+/// The request's header fields for its scope (taken out of it). RFC 9112 §3.2.2:
+/// for an absolute-form target, the target's authority is the request's host
+/// whatever `Host` says, so the scope's `host` field carries it.
+fn scope_headers(request: &mut Request) -> Headers {
+    let headers = request.take_headers();
+    let absolute_form = !request.target().starts_with(b"/")
+        && *request.method() != Method::CONNECT
+        && &request.target()[..] != b"*";
+    match request.authority().filter(|_| absolute_form) {
+        Some(authority) => host_from_target(&headers, authority),
+        None => headers,
+    }
+}
+
 #[cold]
 fn host_from_target(headers: &Headers, authority: &[u8]) -> Headers {
     let others: Vec<_> = headers
@@ -1064,6 +1068,8 @@ fn host_from_target(headers: &Headers, authority: &[u8]) -> Headers {
     Headers::from_pairs(std::iter::once((&b"host"[..], authority)).chain(others))
 }
 
+/// The raw path and query of a request, sliced from its target without copying
+/// in the usual origin form.
 fn split_target(request: &Request) -> (Bytes, Bytes) {
     let target = request.target();
     let query_start = target.iter().position(|&b| b == b'?');

@@ -196,6 +196,14 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
             let body = read_body(&mut receive).await;
             respond(&mut send, StatusCode::OK, text, Bytes::from(body)).await
         }
+        "/echo-after-start" => {
+            // The head first (held back until the body), then the request body.
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: false })
+                .await?;
+            let body = read_body(&mut receive).await;
+            send.send(SendEvent::ResponseBody { body: Bytes::from(body), more_body: false }).await?;
+            Ok(())
+        }
         "/scope" => {
             let body = format!(
                 "{} {} {} {:?} {:?} {}",

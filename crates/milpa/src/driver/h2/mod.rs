@@ -40,8 +40,8 @@ const ROUNDS_PER_WAKE: usize = 32;
 /// Exchanges of finished streams kept for the next requests: enough for a client's
 /// usual burst of concurrent requests.
 const SPARE_EXCHANGES: usize = 16;
-/// Requests a connection may send into refusals (see `refuse_for_resets`) before
-/// it is closed with GOAWAY(ENHANCE_YOUR_CALM).
+/// Requests a connection may send into refusals in a row (see `refuse_for_resets`)
+/// before it is closed with GOAWAY(ENHANCE_YOUR_CALM).
 const MAX_REFUSED_STREAMS: usize = 1000;
 
 /// Serves one HTTP/2 connection until it closes. `initial` holds bytes already
@@ -222,7 +222,7 @@ struct Driver<R: Runtime, S> {
     idle_since: Option<Instant>,
     /// Applications still running for streams the client reset.
     reset_running: Arc<AtomicUsize>,
-    /// Requests refused while too many of those ran.
+    /// Requests refused since too many of those began to run.
     refused: usize,
 }
 
@@ -378,11 +378,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// retry) instead of starting more work, so resetting requests cannot buy
     /// unbounded work (CVE-2023-44487). The connection's other streams go on; a
     /// client that keeps sending requests into refusals is told to calm down.
-    /// Requests reach the application as soon as they arrive, so h2's own
-    /// rapid-reset rule (resets before the request was accepted) seldom fires here.
+    /// milpa-h2's own rapid-reset rule catches the resets that arrive before their
+    /// request was taken (both in one read); this one, those that come later.
     fn refuse_for_resets(&mut self, stream: StreamId) -> bool {
         let running = self.reset_running.load(Ordering::Acquire);
-        if running < self.ctx.h2.max_pending_accept_reset_streams {
+        if running <= self.ctx.h2.max_pending_accept_reset_streams {
+            self.refused = 0;
             return false;
         }
         let _ = self.conn.reset(stream, Reason::REFUSED_STREAM);
@@ -672,8 +673,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         if stream.expects_continue && stream.exchange.take_body_wanted() {
             stream.expects_continue = false;
-            // Once the application has begun its answer, the client learns from that.
-            if stream.response == Response::NotStarted {
+            // Once the answer's head is out, the client learns from that; a head
+            // still held back has told it nothing yet.
+            if stream.response != Response::Streaming {
                 let _ = self.conn.send_informational(id, StatusCode::CONTINUE, None::<(&[u8], &[u8])>);
                 progress = true;
             }
@@ -728,7 +730,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             // Closing before accepting refuses the handshake (ASGI: a 403).
             SendEvent::WebSocketClose { .. } if stream.websocket.is_some() => {
-                let sent = self.conn.send_response(id, StatusCode::FORBIDDEN, None::<(&[u8], &[u8])>, true);
+                let date = self.date.get_or_insert_with(crate::date::now).clone();
+                let sent =
+                    self.conn.send_response(id, StatusCode::FORBIDDEN, [(&b"date"[..], &date[..])], true);
                 if let Some(stream) = self.streams.get_mut(&id) {
                     stream.status = Some(StatusCode::FORBIDDEN);
                 }
@@ -987,7 +991,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
         } else {
             let body = Bytes::from_static(b"Internal Server Error\n");
-            let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..])];
+            let date = self.date.get_or_insert_with(crate::date::now).clone();
+            let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
             let sent = self
                 .conn
                 .send_response(id, StatusCode::INTERNAL_SERVER_ERROR, fields, false)
