@@ -969,11 +969,16 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// Renews the `date` block (with `server` or not) once it is a second old. The
     /// one the configuration names also goes to the state machine, for the error
     /// answers it writes itself.
+    #[inline]
     fn renew_common(&mut self, add_server: bool) {
-        let index = usize::from(add_server);
-        if self.clock < self.common[index].1 {
-            return;
+        if self.clock >= self.common[usize::from(add_server)].1 {
+            self.renew_common_now(add_server);
         }
+    }
+
+    #[cold]
+    fn renew_common_now(&mut self, add_server: bool) {
+        let index = usize::from(add_server);
         let (block, until) = crate::date::h1_fields(add_server);
         if add_server == self.ctx.config.include_server_header {
             self.conn.set_error_fields(block.clone());
@@ -1048,18 +1053,15 @@ fn base64url_decode(text: &[u8]) -> Option<Vec<u8>> {
 /// for an absolute-form target, the target's authority is the request's host
 /// whatever `Host` says, so the scope's `host` field carries it.
 fn scope_headers(request: &mut Request) -> Headers {
-    let headers = request.take_headers();
-    let absolute_form = !request.target().starts_with(b"/")
-        && *request.method() != Method::CONNECT
-        && &request.target()[..] != b"*";
-    match request.authority().filter(|_| absolute_form) {
-        Some(authority) => host_from_target(&headers, authority),
-        None => headers,
-    }
+    let target = request.target();
+    let origin_form = target.starts_with(b"/") || &target[..] == b"*" || *request.method() == Method::CONNECT;
+    if origin_form { request.take_headers() } else { host_from_target(request) }
 }
 
 #[cold]
-fn host_from_target(headers: &Headers, authority: &[u8]) -> Headers {
+fn host_from_target(request: &mut Request) -> Headers {
+    let headers = request.take_headers();
+    let Some(authority) = request.authority() else { return headers };
     let others: Vec<_> = headers
         .iter()
         .filter(|field| field.name() != b"host")

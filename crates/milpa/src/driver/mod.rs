@@ -75,6 +75,7 @@ pub(crate) enum TaskEnd {
 
 impl TaskEnd {
     /// Why the application failed, if it did, in words for the log.
+    #[inline]
     pub(crate) fn failure(self) -> Option<String> {
         match self {
             TaskEnd::Returned => None,
