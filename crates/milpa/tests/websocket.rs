@@ -62,6 +62,39 @@ async fn ws_app(scope: Scope, receive: Receiver, mut send: Sender) -> Result<(),
             while receive.receive().await.is_some() {}
             Ok(())
         }
+        "/say-and-go" => {
+            // Accepts, sends, and returns at once: all in the application's first poll.
+            let mut receive = receive;
+            let _ = receive.receive().await;
+            send.send(SendEvent::WebSocketAccept { subprotocol: None, headers: vec![] }).await?;
+            send.send(SendEvent::WebSocketSend(Message::Text("hi".into()))).await?;
+            Ok(())
+        }
+        "/big-then-close" => {
+            // On the client's word, more than the session's output budget, then its own
+            // close, then return: all in one poll of the application.
+            let mut socket = WebSocket::accept(receive, send, None).await?;
+            let _ = socket.recv().await;
+            socket.send(Message::Binary(Bytes::from(vec![7u8; 300_000]))).await?;
+            socket.send(Message::Text("done".into())).await?;
+            socket.close(4000, "bye").await?;
+            Ok(())
+        }
+        "/unoffered-protocol" => {
+            let _socket = WebSocket::accept(receive, send, Some("not-offered".into())).await?;
+            Ok(())
+        }
+        "/deny-with-200" => {
+            // A denial response with a success status: over HTTP/2 that would read as accepted.
+            let headers = vec![(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"))];
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+            send.send(SendEvent::ResponseBody {
+                body: Bytes::from_static(b"not a socket"),
+                more_body: false,
+            })
+            .await?;
+            Ok(())
+        }
         "/deny" => {
             let headers = vec![(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain"))];
             send.send(SendEvent::ResponseStart {
@@ -191,6 +224,37 @@ on_every_runtime! {
         let (mut socket, response) = client_async(request, tcp).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "superchat");
         assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/1.1 ws"));
+        server.stop().await.unwrap();
+    }
+
+    async fn an_application_that_returns_right_after_accepting_closes_with_1000() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/say-and-go").await;
+        assert_eq!(next(&mut socket).await, WsMessage::text("hi"));
+        assert_eq!(close_code(&next(&mut socket).await), Some(1000));
+        server.stop().await.unwrap();
+    }
+
+    async fn messages_sent_before_returning_all_go_out_before_the_close() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/big-then-close").await;
+        socket.send(WsMessage::text("go")).await.unwrap();
+        assert_eq!(next(&mut socket).await, WsMessage::binary(vec![7u8; 300_000]));
+        assert_eq!(next(&mut socket).await, WsMessage::text("done"));
+        match next(&mut socket).await {
+            WsMessage::Close(Some(frame)) => assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4000, "bye")),
+            other => panic!("expected the application's close, got {other:?}"),
+        }
+        server.stop().await.unwrap();
+    }
+
+    async fn a_subprotocol_the_client_did_not_offer_is_not_sent() {
+        let server = TestServer::start(ws_app).await;
+        let request = "GET /unoffered-protocol HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let out = raw(server.addr, request.as_bytes(), Duration::from_secs(2)).await;
+        assert!(out.starts_with("HTTP/1.1 101 "), "{out}");
+        assert!(!out.to_ascii_lowercase().contains("sec-websocket-protocol"), "{out}");
         server.stop().await.unwrap();
     }
 
@@ -433,6 +497,18 @@ on_every_runtime! {
         let mut client = client.ready().await.unwrap();
         let mut socket = h2_websocket(&mut client, "/protocol").await;
         assert_eq!(next(&mut socket).await, WsMessage::text("HTTP/2.0 ws"));
+        server.stop().await.unwrap();
+    }
+
+    async fn http2_websocket_denial_with_a_2xx_becomes_500() {
+        let server = TestServer::start(ws_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let (response, send) = client.send_request(extended_connect("/deny-with-200"), false).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        drop((send, client));
         server.stop().await.unwrap();
     }
 }

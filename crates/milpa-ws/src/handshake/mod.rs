@@ -199,9 +199,9 @@ pub fn validate_h2<'a>(
 }
 
 impl Offer {
-    /// Accepts the offer. `subprotocol` should be one of [`Offer::subprotocols`]
-    /// (it is sent as given; a value that is not a valid header value is left
-    /// out). With `enable_deflate`, the first acceptable permessage-deflate offer
+    /// Accepts the offer. `subprotocol` is sent only if it is one of
+    /// [`Offer::subprotocols`]: RFC 6455 §4.2.2 has the server choose among those,
+    /// and a client fails the connection on any other. With `enable_deflate`, the first acceptable permessage-deflate offer
     /// is chosen (RFC 7692 §5); unacceptable ones are skipped.
     ///
     /// The headers are, for HTTP/1.1, `Upgrade`, `Connection` and
@@ -217,7 +217,8 @@ impl Offer {
                 headers.push((SEC_WEBSOCKET_ACCEPT, v));
             }
         }
-        if let Some(v) = subprotocol.and_then(|p| HeaderValue::from_str(p).ok()) {
+        let offered = subprotocol.filter(|chosen| self.subprotocols.iter().any(|offered| offered == chosen));
+        if let Some(v) = offered.and_then(|p| HeaderValue::from_str(p).ok()) {
             headers.push((SEC_WEBSOCKET_PROTOCOL, v));
         }
         let mut deflate = None;

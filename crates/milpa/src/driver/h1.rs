@@ -761,6 +761,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             ws,
             current.exchange,
             current.task.take(),
+            super::ws::end_code(current.ended.as_ref()),
             self.ctx.config.websocket_ping_interval,
             self.ctx.metrics.as_ref().map(|metrics| metrics.websocket()),
             Instant::now(),

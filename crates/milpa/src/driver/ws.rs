@@ -34,6 +34,7 @@ pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 const ROUNDS_PER_WAKE: usize = 32;
 
 /// Close codes the application hears when the server, not the peer, ended it.
+const NORMAL: u16 = 1000;
 const GOING_AWAY: u16 = 1001;
 const ABNORMAL: u16 = 1006;
 const INTERNAL_ERROR: u16 = 1011;
@@ -79,16 +80,28 @@ pub(crate) struct Session {
     awaiting_pong: bool,
     /// Once we sent a Close: when the transport closes whether or not the peer answers.
     close_deadline: Option<Instant>,
+    /// The application ended: the close code to send once its last messages are out.
+    end_code: Option<u16>,
     timed_out: bool,
     /// Holds the open-WebSockets gauge up while the session lives.
     _open: Option<crate::metrics::Open>,
 }
 
+/// The close code for an application that ended before its session began, from
+/// how the HTTP drivers record its end (`Some(None)` returned, `Some(Some(why))`
+/// failed).
+pub(crate) fn end_code(ended: Option<&Option<String>>) -> Option<u16> {
+    ended.map(|failed| if failed.is_some() { INTERNAL_ERROR } else { NORMAL })
+}
+
 impl Session {
+    /// `task` is the application's future, or `None` if it already ended, with
+    /// `end_code` (see [`end_code`]) the close to send after its last messages.
     pub(crate) fn new(
         ws: milpa_ws::Connection,
         exchange: Exchange,
         task: Option<AppFuture>,
+        end_code: Option<u16>,
         ping_interval: Option<Duration>,
         open: Option<crate::metrics::Open>,
         now: Instant,
@@ -96,6 +109,7 @@ impl Session {
         Self {
             ws,
             exchange,
+            end_code: if task.is_some() { None } else { end_code.or(Some(NORMAL)) },
             task,
             pending: None,
             ping_interval,
@@ -117,9 +131,11 @@ impl Session {
         self.ws.receive_eof();
     }
 
-    /// Whether more input may be fed: the application keeps up with the messages.
+    /// Whether more input may be fed: the application keeps up with the messages,
+    /// or has ended (its messages are dropped, the peer's Close still counts).
     pub(crate) fn wants_read(&self) -> bool {
-        self.pending.is_none() && self.exchange.has_room() && !self.ws.is_closed()
+        let keeping_up = self.pending.is_none() && self.exchange.has_room();
+        (keeping_up || self.task.is_none()) && !self.ws.is_closed()
     }
 
     /// One round: the peer's messages to the application, the application's
@@ -127,9 +143,17 @@ impl Session {
     /// anything happened.
     pub(crate) fn step(&mut self, cx: &mut Context<'_>, now: Instant, output_room: bool) -> bool {
         let mut progress = self.deliver();
-        progress |= self.poll_task(cx, now);
+        progress |= self.poll_task(cx);
         if output_room {
             progress |= self.apply_output(now);
+            // Everything the application sent before it ended is out: now the Close.
+            if let Some(code) = self.end_code
+                && !self.exchange.has_output()
+            {
+                self.end_code = None;
+                self.close(code, "", now);
+                progress = true;
+            }
         }
         // The application may have made room in its queue while it ran: deliver
         // again, or a held message would wait for a wake-up that never comes.
@@ -171,17 +195,17 @@ impl Session {
         }
     }
 
-    fn poll_task(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn poll_task(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(task) = &mut self.task else { return false };
         let Poll::Ready(end) = poll_app(task, cx) else { return false };
         self.task = None;
-        // Whatever the application sent before it ended goes out first.
-        self.apply_output(now);
+        // Nobody takes held messages any more.
+        self.pending = None;
         let code = match end {
-            TaskEnd::Returned => 1000,
+            TaskEnd::Returned => NORMAL,
             // A send that failed because the socket closed is the usual end of an echo loop.
             TaskEnd::Failed(error) if error.downcast_ref::<SendError>() == Some(&SendError::Disconnected) => {
-                1000
+                NORMAL
             }
             TaskEnd::Failed(error) => {
                 tracing::error!(%error, "websocket application error");
@@ -192,7 +216,8 @@ impl Session {
                 INTERNAL_ERROR
             }
         };
-        self.close(code, "", now);
+        // Whatever the application sent before it ended goes out first (`step`).
+        self.end_code = Some(code);
         true
     }
 

@@ -750,8 +750,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     Err(error) => self.fail(id, &error),
                 }
             }
-            SendEvent::ResponseStart { status, .. } if stream.connect && status.is_success() => {
-                // A 2xx would tell the client its tunnel is open; there is none.
+            SendEvent::ResponseStart { status, .. }
+                if (stream.connect || stream.websocket.is_some()) && status.is_success() =>
+            {
+                // A 2xx would tell the client its tunnel (or WebSocket, for a denial
+                // response) is open; there is none.
                 tracing::error!(%status, %id, "the application tried to open a CONNECT tunnel; not supported here");
                 stream.exchange.disconnect();
                 self.answer_error(id);

@@ -126,6 +126,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             ws,
             stream.exchange,
             stream.task.take(),
+            crate::driver::ws::end_code(stream.ended.as_ref()),
             self.ctx.config.websocket_ping_interval,
             self.ctx.metrics.as_ref().map(|metrics| metrics.websocket()),
             Instant::now(),
