@@ -80,6 +80,11 @@ async fn ws_app(scope: Scope, receive: Receiver, mut send: Sender) -> Result<(),
             socket.close(4000, "bye").await?;
             Ok(())
         }
+        "/long-reason" => {
+            let socket = WebSocket::accept(receive, send, None).await?;
+            socket.close(4002, &"é".repeat(100)).await?;
+            Ok(())
+        }
         "/unoffered-protocol" => {
             let _socket = WebSocket::accept(receive, send, Some("not-offered".into())).await?;
             Ok(())
@@ -243,6 +248,19 @@ on_every_runtime! {
         assert_eq!(next(&mut socket).await, WsMessage::text("done"));
         match next(&mut socket).await {
             WsMessage::Close(Some(frame)) => assert_eq!((u16::from(frame.code), frame.reason.as_str()), (4000, "bye")),
+            other => panic!("expected the application's close, got {other:?}"),
+        }
+        server.stop().await.unwrap();
+    }
+
+    async fn a_close_reason_over_123_bytes_is_cut_at_a_character() {
+        let server = TestServer::start(ws_app).await;
+        let mut socket = connect(&server, "/long-reason").await;
+        match next(&mut socket).await {
+            WsMessage::Close(Some(frame)) => {
+                assert_eq!(u16::from(frame.code), 4002);
+                assert_eq!(frame.reason.as_str(), "é".repeat(61));
+            }
             other => panic!("expected the application's close, got {other:?}"),
         }
         server.stop().await.unwrap();

@@ -34,6 +34,8 @@ pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 const ROUNDS_PER_WAKE: usize = 32;
 
 /// Close codes the application hears when the server, not the peer, ended it.
+/// A Close frame's payload is at most 125 bytes: the code, then the reason.
+const MAX_CLOSE_REASON: usize = 123;
 const NORMAL: u16 = 1000;
 const GOING_AWAY: u16 = 1001;
 const ABNORMAL: u16 = 1006;
@@ -242,9 +244,17 @@ impl Session {
         progress
     }
 
-    /// Starts the close handshake with `code` (1011 when the code is not one an
-    /// endpoint may send), unless a Close already went out.
+    /// Starts the close handshake with `code`, unless a Close already went out. As
+    /// wsproto does for ASGI servers, the codes that only report a close (1005,
+    /// 1006, 1015) become 1000 and a reason is cut to the 123 bytes a Close carries;
+    /// any other code an endpoint may not send becomes 1011.
     fn close(&mut self, code: u16, reason: &str, now: Instant) {
+        let code = if matches!(code, 1005 | 1006 | 1015) { NORMAL } else { code };
+        let mut end = reason.len().min(MAX_CLOSE_REASON);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let reason = &reason[..end];
         if self.ws.close(Some(code), reason).is_err() && self.ws.close(Some(INTERNAL_ERROR), "").is_err() {
             return;
         }
