@@ -189,7 +189,11 @@ impl<R: Runtime, S> Driver<R, S> {
     ) -> Self {
         let now = Instant::now();
         let mut conn = Connection::new(ctx.h1.clone(), now);
-        conn.set_error_fields(crate::date::h1_fields(ctx.config.include_server_header).0);
+        // The date block the error answers carry, current from the start.
+        let add_server = ctx.config.include_server_header;
+        let mut common = [(FieldBlock::default(), now), (FieldBlock::default(), now)];
+        common[usize::from(add_server)] = crate::date::h1_fields(add_server);
+        conn.set_error_fields(common[usize::from(add_server)].0.clone());
         conn.receive(now, initial);
         Driver {
             upgrade: None,
@@ -209,7 +213,7 @@ impl<R: Runtime, S> Driver<R, S> {
             events: VecDeque::new(),
             spare: None,
             date: None,
-            common: [(FieldBlock::default(), now), (FieldBlock::default(), now)],
+            common,
             clock: now,
             shutdown_seen: false,
             eof: false,

@@ -365,6 +365,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         Poll::Pending
     }
 
+    /// The `Date` value for answers sent during this wake-up.
+    fn date(&mut self) -> Bytes {
+        self.date.get_or_insert_with(crate::date::now).clone()
+    }
+
     fn output_room(&self) -> bool {
         self.conn.pending_output() + self.writes.len() < WRITE_HIGH_WATER
     }
@@ -587,8 +592,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             state: ctx.state.clone(),
         };
         self.spawn_stream(stream, scope, end_stream, authority, record, now);
-        if let Some(task) = self.streams.get_mut(&stream) {
-            task.expects_continue = expects_continue;
+        if expects_continue && let Some(task) = self.streams.get_mut(&stream) {
+            task.expects_continue = true;
         }
     }
 
@@ -739,7 +744,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             // Closing before accepting refuses the handshake (ASGI: a 403).
             SendEvent::WebSocketClose { .. } if stream.websocket.is_some() => {
-                let date = self.date.get_or_insert_with(crate::date::now).clone();
+                let date = self.date();
                 let sent =
                     self.conn.send_response(id, StatusCode::FORBIDDEN, [(&b"date"[..], &date[..])], true);
                 if let Some(stream) = self.streams.get_mut(&id) {
@@ -830,7 +835,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     fn send_head(&mut self, id: StreamId, end_stream: bool, length: Option<u64>) -> Result<(), SendError> {
-        let date = self.date.get_or_insert_with(crate::date::now).clone();
+        let date = self.date();
         let include_server = self.ctx.config.include_server_header;
         let Some(stream) = self.streams.get_mut(&id) else { return Ok(()) };
         let Some((status, mut headers)) = stream.held_start.take() else { return Ok(()) };
@@ -1011,7 +1016,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
         } else {
             let body = Bytes::from_static(b"Internal Server Error\n");
-            let date = self.date.get_or_insert_with(crate::date::now).clone();
+            let date = self.date();
             let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
             let sent = self
                 .conn

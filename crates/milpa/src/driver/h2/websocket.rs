@@ -89,7 +89,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     fn refuse(&mut self, stream: StreamId, status: StatusCode, fields: &[(&[u8], &[u8])]) {
-        let date = self.date.get_or_insert_with(crate::date::now).clone();
+        let date = self.date();
         let fields = fields.iter().copied().chain([(&b"date"[..], &date[..])]);
         if self.conn.send_response(stream, status, fields, true).is_err() {
             let _ = self.conn.reset(stream, Reason::PROTOCOL_ERROR);
