@@ -8,9 +8,14 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::app::{ReceiveEvent, SendEvent};
+
+/// Body pieces at least this long are queued as they arrived (a slice of the
+/// read, no copy); shorter ones are copied together (see [`Exchange::push_body`]).
+/// HTTP/2's default largest frame: a full frame is most of the read it came in.
+pub(crate) const KEEP_WHOLE: usize = 16 * 1024;
 
 /// Why an event could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,11 @@ enum Progress {
 #[derive(Debug)]
 struct Shared {
     inbound: VecDeque<ReceiveEvent>,
+    /// Request body that arrived in small pieces or past a full `inbound`, copied
+    /// together; it follows everything in `inbound` (see [`Exchange::push_body`]).
+    body_tail: BytesMut,
+    /// The request body ends with `body_tail`.
+    body_tail_final: bool,
     outbound: VecDeque<SendEvent>,
     capacity: usize,
     /// Events the connection took in its last batch ([`Exchange::take_output`]):
@@ -222,6 +232,13 @@ impl Receiver {
                 shared.wake_conn();
                 return Poll::Ready(Some(event));
             }
+            if !shared.body_tail.is_empty() {
+                let body = shared.body_tail.split().freeze();
+                shared.consumed += body.len();
+                let more_body = !std::mem::take(&mut shared.body_tail_final);
+                shared.wake_conn();
+                return Poll::Ready(Some(ReceiveEvent::Request { body, more_body }));
+            }
             if shared.disconnected || shared.peer_closed {
                 if shared.disconnect_delivered {
                     return Poll::Ready(None);
@@ -332,6 +349,8 @@ impl Exchange {
     pub(crate) fn new(capacity: usize, kind: Kind) -> (Self, Receiver, Sender) {
         let shared = Arc::new(Mutex::new(Shared {
             inbound: VecDeque::new(),
+            body_tail: BytesMut::new(),
+            body_tail_final: false,
             outbound: VecDeque::new(),
             capacity: capacity.max(1),
             held: 0,
@@ -376,6 +395,8 @@ impl Exchange {
         };
         shared.inbound.clear();
         shared.inbound.extend(first);
+        shared.body_tail.clear();
+        shared.body_tail_final = false;
         shared.outbound.clear();
         shared.held = 0;
         shared.recv_waker = None;
@@ -424,9 +445,33 @@ impl Exchange {
         shared.wake_receiver();
     }
 
+    /// A piece of the request body for a connection that cannot hold the client
+    /// back piece by piece (HTTP/2: the stream's window bounds the bytes, not the
+    /// frames they come in). A piece of at least [`KEEP_WHOLE`] bytes is queued as
+    /// it is while there is room; others are copied onto one growing tail. So a
+    /// client sending its body a byte per frame costs a byte each, not a queued
+    /// event each, nor the whole read buffer a slice of it would keep alive.
+    pub(crate) fn push_body(&self, body: Bytes, more_body: bool) {
+        let mut shared = lock(&self.shared);
+        if shared.body_tail.is_empty() && body.len() >= KEEP_WHOLE && shared.inbound.len() < shared.capacity {
+            shared.inbound.push_back(ReceiveEvent::Request { body, more_body });
+        } else if !body.is_empty() {
+            shared.body_tail.extend_from_slice(&body);
+            shared.body_tail_final = !more_body;
+        } else if !more_body {
+            drop(shared);
+            return self.push_body_end();
+        }
+        shared.wake_receiver();
+    }
+
     /// The request body ended: mark the last unread piece as final, or queue an empty final piece.
     pub(crate) fn push_body_end(&self) {
         let mut shared = lock(&self.shared);
+        if !shared.body_tail.is_empty() {
+            shared.body_tail_final = true;
+            return;
+        }
         if let Some(ReceiveEvent::Request { more_body: more_body @ true, .. }) = shared.inbound.back_mut() {
             *more_body = false;
             return;
@@ -521,8 +566,11 @@ impl Exchange {
                 ReceiveEvent::Request { body, .. } => body.len(),
                 _ => 0,
             })
-            .sum();
+            .sum::<usize>()
+            + shared.body_tail.len();
         shared.inbound.clear();
+        shared.body_tail.clear();
+        shared.body_tail_final = false;
         unread
     }
 
@@ -578,6 +626,45 @@ mod tests {
     /// Polls `future` once with a waker that does nothing.
     fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
         future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// What the application's next `receive` returns, if it is ready.
+    fn next_event(receiver: &mut Receiver) -> Option<ReceiveEvent> {
+        match poll_once(pin!(receiver.receive())) {
+            Poll::Ready(event) => event,
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn small_body_pieces_are_copied_into_one_event_after_the_queued_ones() {
+        let (exchange, mut receiver, _sender) = Exchange::new(2, Kind::Http);
+        let whole = Bytes::from(vec![b'w'; KEEP_WHOLE]);
+        exchange.push_body(whole.clone(), true);
+        for _ in 0..1000 {
+            exchange.push_body(Bytes::from_static(b"x"), true);
+        }
+        exchange.push_body(whole.clone(), true);
+        exchange.push_body(Bytes::new(), false);
+        assert_eq!(next_event(&mut receiver), Some(ReceiveEvent::Request { body: whole, more_body: true }));
+        let Some(ReceiveEvent::Request { body, more_body: false }) = next_event(&mut receiver) else {
+            panic!("the rest comes as one final piece");
+        };
+        assert_eq!(body.len(), 1000 + KEEP_WHOLE);
+        assert!(body.starts_with(&[b'x'; 1000]), "in the order it came");
+        assert_eq!(exchange.take_consumed(), 1000 + 2 * KEEP_WHOLE);
+        exchange.disconnect();
+        assert_eq!(next_event(&mut receiver), Some(ReceiveEvent::Disconnect), "after the body, not before");
+    }
+
+    #[test]
+    fn unread_copied_body_is_counted_and_dropped() {
+        let (exchange, mut receiver, _sender) = Exchange::new(2, Kind::Http);
+        exchange.push_body(Bytes::from_static(b"abc"), true);
+        exchange.push_body(Bytes::from_static(b"de"), false);
+        assert_eq!(exchange.drain_unread_body(), 5);
+        exchange.disconnect();
+        assert_eq!(next_event(&mut receiver), Some(ReceiveEvent::Disconnect));
     }
 
     #[test]

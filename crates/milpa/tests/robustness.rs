@@ -374,4 +374,52 @@ on_every_runtime! {
         assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
         server.stop().await.unwrap();
     }
+
+    async fn http2_body_in_tiny_frames_reaches_the_app_in_few_events() {
+        // A client may send its body a byte per DATA frame: the window bounds the
+        // bytes, not the frames. Each must not become a queued event of its own
+        // (a million of them fit in one window).
+        let events = Arc::new(AtomicUsize::new(0));
+        let counted = events.clone();
+        let app = move |scope: Scope, mut receive: Receiver, mut send: Sender| {
+            let events = counted.clone();
+            async move {
+                let mut body = Vec::new();
+                while let Some(ReceiveEvent::Request { body: chunk, more_body }) = receive.receive().await {
+                    events.fetch_add(1, Ordering::Relaxed);
+                    body.extend_from_slice(&chunk);
+                    if !more_body {
+                        break;
+                    }
+                }
+                start(&scope, &mut send).await?;
+                send.send(SendEvent::ResponseBody { body: body.into(), more_body: false }).await?;
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let upload = http::Request::post(server.url("/")).body(()).unwrap();
+        let (response, mut body) = client.send_request(upload, false).unwrap();
+        const FRAMES: usize = 20_000;
+        for i in 0..FRAMES {
+            body.send_data(Bytes::from(vec![b'a' + (i % 26) as u8]), false).unwrap();
+        }
+        body.send_data(Bytes::new(), true).unwrap();
+        let mut response = response.await.unwrap().into_body();
+        let mut echoed = Vec::new();
+        while let Some(data) = response.data().await {
+            let data = data.unwrap();
+            let _ = response.flow_control().release_capacity(data.len());
+            echoed.extend_from_slice(&data);
+        }
+        let sent: Vec<u8> = (0..FRAMES).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(echoed == sent, "the body arrives whole and in order ({} bytes)", echoed.len());
+        let events = events.load(Ordering::Relaxed);
+        assert!(events < FRAMES / 10, "{FRAMES} one-byte frames became {events} events");
+        server.stop().await.unwrap();
+    }
 }

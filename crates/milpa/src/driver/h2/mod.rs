@@ -1,7 +1,6 @@
 //! The HTTP/2 connection driver: socket ⇄ `milpa_h2::Connection` ⇄ one
 //! application future per stream, all polled inside the connection's task.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -22,8 +21,10 @@ use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
 use super::{ConnContext, Detached, Response, poll_app};
+use held::HeldBytes;
 use websocket::Socket;
 
+mod held;
 mod websocket;
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
@@ -186,7 +187,7 @@ struct StreamTask {
     /// Holds the open-streams gauge up while the stream lives.
     _open: Option<crate::metrics::Open>,
     /// DATA on a WebSocket stream before the application answered its handshake.
-    early: VecDeque<Bytes>,
+    early: HeldBytes,
     early_eof: bool,
 }
 
@@ -494,13 +495,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     // WebSocket frames sent before the handshake's answer: kept (the
                     // stream's window bounds them) for the session if it is accepted.
                     Some(task) if task.websocket.is_some() => {
-                        task.early.push_back(data);
+                        task.early.push(data);
                         task.early_eof |= end_stream;
                     }
                     Some(task) => {
                         // The body is coming anyway: no 100 needed.
                         task.expects_continue = false;
-                        task.exchange.push(ReceiveEvent::Request { body: data, more_body: !end_stream });
+                        task.exchange.push_body(data, !end_stream);
                     }
                     // Nobody reads it any more: give the window back at once.
                     None => {
@@ -660,7 +661,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 status: None,
                 started: now,
                 _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
-                early: VecDeque::new(),
+                early: HeldBytes::default(),
                 early_eof: false,
             },
         );
@@ -1044,7 +1045,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
         stream.exchange.disconnect();
         // Body the application took or will never take goes back to the window.
-        let early: usize = stream.early.iter().map(Bytes::len).sum();
+        let early = stream.early.len();
         let unread = stream.exchange.take_consumed() + stream.exchange.drain_unread_body() + early;
         if unread > 0 {
             let _ = self.conn.release_capacity(id, unread);

@@ -12,7 +12,7 @@ use http::{StatusCode, Version};
 use milpa_h2::SendError;
 use milpa_h2::frame::{Reason, StreamId};
 
-use super::{Driver, Outcome, Target, lowercase_names, scope_headers};
+use super::{Driver, HeldBytes, Outcome, Target, lowercase_names, scope_headers};
 use crate::app::{HeaderList, ReceiveEvent, Scope};
 use crate::driver::ws::{self, Session};
 use crate::exchange::{Exchange, Kind};
@@ -23,7 +23,7 @@ pub(super) struct Socket {
     pub(super) session: Session,
     /// DATA received while the application was behind: fed (and its window
     /// released) as it catches up. The stream's window bounds it.
-    held: VecDeque<Bytes>,
+    held: HeldBytes,
     /// The client ended its side (END_STREAM); reported after `held` is fed.
     held_eof: bool,
     /// WebSocket output the stream's send buffer refused, sent first when it has room.
@@ -148,7 +148,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     pub(super) fn socket_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) {
         let Some(socket) = self.sockets.get_mut(&id) else { return };
         if !data.is_empty() {
-            socket.held.push_back(data);
+            socket.held.push(data);
         }
         socket.held_eof |= end_stream;
         self.feed(id);
@@ -158,7 +158,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(socket) = self.sockets.get_mut(&id) else { return false };
         let mut progress = false;
         while socket.session.wants_read() {
-            let Some(data) = socket.held.pop_front() else { break };
+            let Some(data) = socket.held.pop() else { break };
             socket.session.receive(&data);
             let _ = self.conn.release_capacity(id, data.len());
             progress = true;
