@@ -259,7 +259,7 @@ impl Connection {
             return Err(SendError::WrongState(stream));
         }
         state.unreleased -= u64::from(len);
-        if state.recv == Recv::Open {
+        if state.recv == Recv::Open && !state.body_unwanted {
             state.recv_window.release(len);
             if let Some(increment) = state.recv_window.take_update() {
                 WindowUpdateFrame::new(stream, increment).encode(self.output.tail());
@@ -268,6 +268,20 @@ impl Connection {
         }
         self.release_connection(len);
         Ok(())
+    }
+
+    /// The caller reads no more of `stream`'s request body (its response is complete
+    /// or abandoned). If the client is still sending, the stream is reset with
+    /// RST_STREAM(NO_ERROR) once the response's END_STREAM has been written (RFC 9113
+    /// §8.1): a complete response lets the client stop uploading. Until then the
+    /// client's DATA is credited to the connection window only, as it is released.
+    /// Does nothing for a stream whose client side has ended or that is gone.
+    pub fn stop_receiving(&mut self, stream: StreamId) {
+        let Some(state) = self.streams.get_mut(&stream) else { return };
+        if state.recv == Recv::Open {
+            state.body_unwanted = true;
+            self.finish_if_closed(stream);
+        }
     }
 
     /// Starts a graceful shutdown (RFC 9113 §6.8): GOAWAY with the largest stream id and a

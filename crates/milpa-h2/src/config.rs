@@ -58,6 +58,10 @@ pub struct Config {
     /// handed to the caller to write: 10 s. Past it the connection closes with
     /// GOAWAY(SETTINGS_TIMEOUT).
     pub settings_ack_timeout: Duration,
+    /// How long a header block may take from its HEADERS frame to its last
+    /// CONTINUATION: 30 s. Nothing else can be read meanwhile (RFC 9113 §6.10), so
+    /// past it the connection closes with GOAWAY(NO_ERROR).
+    pub header_block_timeout: Duration,
     /// Send a PING after this long without receiving anything: off (`None`) by default.
     pub keep_alive_interval: Option<Duration>,
     /// How long a PING we sent (keep-alive or graceful shutdown) may wait for its
@@ -90,6 +94,7 @@ impl Default for Config {
             max_empty_data_frames: 100,
             max_continuation_frames: None,
             settings_ack_timeout: Duration::from_secs(10),
+            header_block_timeout: Duration::from_secs(30),
             keep_alive_interval: None,
             ping_timeout: Duration::from_secs(20),
             max_requests_per_connection: Some(1000),

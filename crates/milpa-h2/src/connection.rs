@@ -94,6 +94,9 @@ pub(crate) struct PartialBlock {
     pub(crate) self_dependent: bool,
     pub(crate) fragments: BytesMut,
     pub(crate) continuations: usize,
+    /// When its HEADERS frame arrived: the block must be finished by
+    /// [`Config::header_block_timeout`](crate::Config::header_block_timeout) after.
+    pub(crate) started: Instant,
 }
 
 /// Send queues of closed streams kept for new streams: as many as a client typically
@@ -303,7 +306,8 @@ impl Connection {
 
     /// Fires the deadlines `now` has passed: an unacknowledged SETTINGS closes the
     /// connection (SETTINGS_TIMEOUT), an unanswered keep-alive PING closes it, an idle one
-    /// sends a keep-alive PING, an unanswered shutdown PING sends the final GOAWAY.
+    /// sends a keep-alive PING, an unanswered shutdown PING sends the final GOAWAY, a
+    /// header block left unfinished closes the connection.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed {
             return;
@@ -326,6 +330,12 @@ impl Connection {
         }
         if self.shutdown_timer.is_some_and(|timer| timer.expired(now)) {
             self.send_final_goaway();
+        }
+        if self.partial.as_ref().is_some_and(|block| now >= block.started + self.config.header_block_timeout)
+        {
+            // Nothing else can be read before the block's end (§6.10): the whole
+            // connection waits on it.
+            self.connection_error(Reason::NO_ERROR, ErrorKind::HeaderBlockTimeout);
         }
     }
 
@@ -389,6 +399,7 @@ impl Connection {
             self.settings_timer.and_then(|t| t.deadline),
             keepalive,
             self.shutdown_timer.and_then(|t| t.deadline),
+            self.partial.as_ref().map(|block| block.started + self.config.header_block_timeout),
         ]
         .into_iter()
         .flatten()
@@ -594,8 +605,18 @@ impl Connection {
         Some(stream)
     }
 
-    /// Removes a stream whose both halves are closed.
+    /// Removes a stream whose both halves are closed, or whose response is out while
+    /// the client still sends a body nobody reads: that one is reset with NO_ERROR
+    /// first, written after its END_STREAM (RFC 9113 §8.1).
     pub(crate) fn finish_if_closed(&mut self, id: StreamId) {
+        if self.streams.get(&id).is_some_and(Stream::needs_end_reset) {
+            RstStreamFrame::new(id, Reason::NO_ERROR).encode(self.output.tail());
+            self.output.commit();
+            self.remove_stream(id);
+            self.remember(id, Closed::Reset);
+            self.check_done();
+            return;
+        }
         if self.streams.get(&id).is_some_and(Stream::is_closed) {
             self.remove_stream(id);
             self.remember(id, Closed::Done);
@@ -657,7 +678,12 @@ impl Connection {
 
     /// Ends a connection that is going away once its last stream is done.
     pub(crate) fn check_done(&mut self) {
-        if self.closed || !self.streams.is_empty() || self.partial.is_some() {
+        // A block still arriving for a stream the final GOAWAY refused opens nothing.
+        let opening = self
+            .partial
+            .as_ref()
+            .is_some_and(|block| self.goaway_last.is_none_or(|last| block.stream <= last));
+        if self.closed || !self.streams.is_empty() || opening {
             return;
         }
         // A client's GOAWAY only says it opens no more streams: the connection

@@ -109,6 +109,8 @@ pub enum ErrorKind {
     SettingsTimeout,
     /// The client did not answer a keep-alive PING in time.
     KeepAliveTimeout,
+    /// A header block was not finished (its last CONTINUATION) in time.
+    HeaderBlockTimeout,
 }
 
 impl fmt::Display for ErrorKind {
@@ -137,6 +139,7 @@ impl fmt::Display for ErrorKind {
             Self::TooManyEmptyDataFrames => f.write_str("too many empty DATA frames"),
             Self::SettingsTimeout => f.write_str("SETTINGS not acknowledged in time"),
             Self::KeepAliveTimeout => f.write_str("keep-alive PING not answered in time"),
+            Self::HeaderBlockTimeout => f.write_str("header block not finished in time"),
         }
     }
 }

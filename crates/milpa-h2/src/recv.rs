@@ -316,6 +316,7 @@ impl Connection {
             self_dependent: headers.depends_on_itself(),
             fragments: BytesMut::new(),
             continuations: 0,
+            started: self.last_read,
         };
         if headers.end_headers {
             self.on_header_block(block, headers.header_block);

@@ -75,6 +75,9 @@ pub(crate) struct Stream {
     pub(crate) unreleased: u64,
     /// The client's RFC 9218 signal; `None` when it sent none (plain round robin).
     pub(crate) priority: Option<Priority>,
+    /// The caller reads no more of the request body
+    /// ([`Connection::stop_receiving`](crate::Connection::stop_receiving)).
+    pub(crate) body_unwanted: bool,
 }
 
 impl Stream {
@@ -98,6 +101,7 @@ impl Stream {
             received: 0,
             unreleased: 0,
             priority: None,
+            body_unwanted: false,
         }
     }
 
@@ -118,6 +122,12 @@ impl Stream {
     /// Both halves are closed: the stream can be forgotten.
     pub(crate) fn is_closed(&self) -> bool {
         self.recv == Recv::Closed && self.end_sent
+    }
+
+    /// Our half is closed on the wire and the rest of the client's body is unwanted:
+    /// the stream is reset with NO_ERROR (RFC 9113 §8.1).
+    pub(crate) fn needs_end_reset(&self) -> bool {
+        self.recv == Recv::Open && self.end_sent && self.body_unwanted
     }
 
     /// Takes up to `max` bytes of queued data, as slices of the queued pieces (no copy).

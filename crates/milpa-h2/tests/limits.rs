@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use bytes::{BufMut, BytesMut};
 use milpa_h2::frame::{Reason, kind};
 use milpa_h2::{ErrorKind, Event};
@@ -175,6 +177,43 @@ fn continuation_flood_of_full_frames_keeps_memory_bounded() {
     }
     assert!(peak < 6 * 16_384 + 10_000, "peak {peak}");
     client.expect_goaway(Reason::ENHANCE_YOUR_CALM);
+}
+
+#[test]
+fn header_block_left_unfinished_closes_the_connection_at_its_deadline() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("GET", "/").no_end_headers());
+    assert_eq!(client.conn.poll_timeout(), Some(client.now + Duration::from_secs(30)));
+    client.advance(Duration::from_secs(29));
+    client.send(frames::continuation(1, b"", false));
+    client.advance(Duration::from_secs(1));
+    let error = client.expect_goaway(Reason::NO_ERROR).unwrap();
+    assert_eq!(*error.kind(), ErrorKind::HeaderBlockTimeout, "a CONTINUATION does not extend the deadline");
+}
+
+#[test]
+fn header_block_finished_in_time_stops_its_deadline() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("GET", "/").no_end_headers());
+    client.advance(Duration::from_secs(29));
+    client.send(frames::continuation(1, b"", true));
+    assert_eq!(client.requests(), [1]);
+    assert_eq!(client.conn.poll_timeout(), None);
+    client.advance(Duration::from_secs(60));
+    client.assert_alive();
+}
+
+#[test]
+fn header_block_for_a_refused_stream_does_not_hold_a_shutdown() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("GET", "/").no_end_headers());
+    client.conn.start_shutdown();
+    client.pump();
+    client.take_frames();
+    // The client cannot answer the shutdown PING mid-block: its timer sends the final GOAWAY.
+    client.advance(Duration::from_secs(20));
+    assert_eq!(client.take_frames(), [Out::GoAway { last: 0, reason: Reason::NO_ERROR }]);
+    assert!(client.conn.is_finished(), "stream 1 will never be served: nothing is left to wait for");
 }
 
 #[test]

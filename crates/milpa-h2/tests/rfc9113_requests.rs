@@ -50,6 +50,58 @@ fn s8_1_pseudo_header_in_trailers_is_malformed() {
 }
 
 #[test]
+fn s8_1_complete_response_before_the_request_ends_resets_the_stream_with_no_error() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("POST", "/"));
+    client.send(frames::data(1, "part of an upload"));
+    client.take_events();
+    client.respond(1, 413, true);
+    client.conn.stop_receiving(sid(1));
+    client.pump();
+    let frames = client.take_frames();
+    let end = frames.iter().position(|f| matches!(f, Out::Headers { end_stream: true, .. }));
+    let reset = frames.iter().position(|f| *f == Out::Reset { stream: 1, reason: Reason::NO_ERROR });
+    assert!(end.is_some() && reset > end, "END_STREAM, then RST_STREAM(NO_ERROR): {frames:?}");
+    // The rest of the upload is credited to the connection, not to the stream.
+    client.send(frames::data(1, vec![0; 16_000]));
+    client.assert_alive();
+    assert!(client.take_events().is_empty(), "nobody reads it");
+    assert_eq!(client.conn.open_streams(), 0);
+}
+
+#[test]
+fn s8_1_the_reset_waits_for_the_end_stream_to_be_written() {
+    let mut client =
+        Client::connected_with(milpa_h2::Config::default(), frames::settings().initial_window_size(10));
+    client.send(frames::headers(1).request("POST", "/"));
+    client.take_events();
+    client.respond(1, 200, false);
+    client.respond_data(1, b"twenty bytes of body", true);
+    client.conn.stop_receiving(sid(1));
+    client.pump();
+    let frames = client.take_frames();
+    assert!(!frames.iter().any(|f| matches!(f, Out::Reset { .. })), "the body is still held: {frames:?}");
+    client.send(frames::window_update(1, 10));
+    let frames = client.take_frames();
+    let end = frames.iter().position(|f| matches!(f, Out::Data { end_stream: true, .. }));
+    let reset = frames.iter().position(|f| *f == Out::Reset { stream: 1, reason: Reason::NO_ERROR });
+    assert!(end.is_some() && reset > end, "the last DATA, then the reset: {frames:?}");
+}
+
+#[test]
+fn s8_1_a_request_that_ended_is_not_reset() {
+    let mut client = Client::connected();
+    client.send(frames::headers(1).request("POST", "/"));
+    client.send(frames::data(1, "all of it").eos());
+    client.take_events();
+    client.respond(1, 200, true);
+    client.conn.stop_receiving(sid(1));
+    client.pump();
+    let frames = client.take_frames();
+    assert!(!frames.iter().any(|f| matches!(f, Out::Reset { .. })), "{frames:?}");
+}
+
+#[test]
 fn s8_1_1_content_length_larger_than_the_data_is_malformed() {
     let mut client = Client::connected();
     client.send(frames::headers(1).request("POST", "/").field("content-length", "10"));

@@ -287,6 +287,7 @@ impl Config {
         h2.max_requests_per_connection =
             (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
         h2.max_header_list_size = u32::try_from(self.h11_max_incomplete_size).unwrap_or(u32::MAX);
+        h2.header_block_timeout = self.header_read_timeout;
         // WebSockets over HTTP/2 (RFC 8441).
         h2.enable_connect_protocol = true;
         h2

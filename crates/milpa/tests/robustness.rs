@@ -284,6 +284,30 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn http2_early_answer_to_an_unread_upload_stops_the_upload() {
+        // RFC 9113 §8.1: a complete response while the client still sends its body
+        // is followed by RST_STREAM(NO_ERROR), so the client stops uploading (and
+        // the stream stops counting against the concurrency limit).
+        let server = TestServer::start(test_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let upload = http::Request::post(server.url("/hello")).body(()).unwrap();
+        let (response, mut body) = client.send_request(upload, false).unwrap();
+        body.send_data(Bytes::from_static(b"the first part"), false).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let reset = tokio::time::timeout(Duration::from_secs(5), std::future::poll_fn(|cx| body.poll_reset(cx)))
+            .await
+            .expect("the upload is reset");
+        assert_eq!(reset.unwrap(), h2::Reason::NO_ERROR);
+        let mut client = client.ready().await.unwrap();
+        let (next, _) = client.send_request(http::Request::get(server.url("/hello")).body(()).unwrap(), true).unwrap();
+        assert_eq!(next.await.unwrap().status(), StatusCode::OK, "the connection goes on");
+        server.stop().await.unwrap();
+    }
+
     async fn early_answer_to_an_unread_upload_reaches_the_client() {
         let server = TestServer::start(test_app).await;
         for _ in 0..3 {

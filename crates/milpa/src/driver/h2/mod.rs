@@ -1044,6 +1044,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn finish(&mut self, id: StreamId) -> Outcome {
         let Some(mut stream) = self.streams.remove(&id) else { return Outcome::Finished };
         stream.exchange.disconnect();
+        // A client still uploading is told to stop once the response is out.
+        self.conn.stop_receiving(id);
         // Body the application took or will never take goes back to the window.
         let early = stream.early.len();
         let unread = stream.exchange.take_consumed() + stream.exchange.drain_unread_body() + early;
