@@ -60,10 +60,13 @@ pub struct Config {
     pub keep_alive_timeout: Duration,
     /// Requests served per connection before it closes: 1000 (0: unlimited).
     pub keep_alive_max_requests: u32,
-    /// A request head must arrive within this (slowloris): 30 s.
+    /// A request head must arrive within this (slowloris): 30 s. Over HTTP/2, a
+    /// header block must be finished within it (the connection closes past it).
     #[serde(with = "seconds")]
     pub header_read_timeout: Duration,
-    /// A request body may stall this long: 60 s.
+    /// A request body may stall this long while the application waits for it: 60 s.
+    /// Past it: `408 Request Timeout` (HTTP/1.1 then closes the connection; HTTP/2
+    /// ends the stream, or resets it with CANCEL once the response has begun).
     #[serde(with = "seconds")]
     pub body_idle_timeout: Duration,
     /// In-flight requests get this long to finish on shutdown: 3 s.

@@ -433,6 +433,13 @@ impl Exchange {
         lock(&self.shared).forwarded_client
     }
 
+    /// Whether the application waits in `receive` for request body that has not
+    /// come (nothing unread is queued for it).
+    pub(crate) fn waits_for_body(&self) -> bool {
+        let shared = lock(&self.shared);
+        shared.recv_waker.is_some() && shared.inbound.is_empty() && shared.body_tail.is_empty()
+    }
+
     /// Whether another inbound event fits.
     pub(crate) fn has_room(&self) -> bool {
         let shared = lock(&self.shared);

@@ -308,6 +308,27 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn http2_upload_that_stalls_gets_408_and_the_connection_goes_on() {
+        let mut config = test_config();
+        config.body_idle_timeout = Duration::from_millis(300);
+        let server = TestServer::start_with(config, test_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let started = std::time::Instant::now();
+        let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
+        let (response, mut body) = client.send_request(upload, false).unwrap();
+        body.send_data(Bytes::from_static(b"a start, then nothing"), false).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(5), response).await.expect("answered").unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let mut client = client.ready().await.unwrap();
+        let (next, _) = client.send_request(http::Request::get(server.url("/hello")).body(()).unwrap(), true).unwrap();
+        assert_eq!(next.await.unwrap().status(), StatusCode::OK, "the connection goes on");
+        server.stop().await.unwrap();
+    }
+
     async fn early_answer_to_an_unread_upload_reaches_the_client() {
         let server = TestServer::start(test_app).await;
         for _ in 0..3 {

@@ -186,6 +186,9 @@ struct StreamTask {
     started: Instant,
     /// Holds the open-streams gauge up while the stream lives.
     _open: Option<crate::metrics::Open>,
+    /// While the client may still send body: when the body is late (the body idle
+    /// timeout after its last DATA, if the application is waiting for it then).
+    body_deadline: Option<Instant>,
     /// DATA on a WebSocket stream before the application answered its handshake.
     early: HeldBytes,
     early_eof: bool,
@@ -443,7 +446,9 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let stall = self.writes.stall_deadline(self.ctx.config.send_timeout);
         let idle = self.idle_since.filter(|_| !self.shutdown_seen).map(|since| since + self.idle_limit());
         let sockets = self.sockets.values().filter_map(|socket| socket.session.deadline()).min();
-        let Some(deadline) = [self.conn.poll_timeout(), stall, idle, sockets].into_iter().flatten().min()
+        let uploads = self.streams.values().filter_map(|stream| stream.body_deadline).min();
+        let Some(deadline) =
+            [self.conn.poll_timeout(), stall, idle, sockets, uploads].into_iter().flatten().min()
         else {
             return Ok(false);
         };
@@ -460,8 +465,37 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         for socket in self.sockets.values_mut() {
             socket.session.handle_timeout(now);
         }
+        if uploads.is_some_and(|deadline| now >= deadline) {
+            self.check_uploads(now);
+        }
         self.conn.handle_timeout(now);
         Ok(true)
+    }
+
+    /// Streams whose body is late: answered `408 Request Timeout` (or reset, when
+    /// the response has begun) if the application waits for that body; otherwise
+    /// the application is behind, not the client, and the clock starts again.
+    fn check_uploads(&mut self, now: Instant) {
+        let mut late = std::mem::take(&mut self.polling);
+        late.clear();
+        late.extend(
+            self.streams
+                .iter()
+                .filter(|(_, s)| s.body_deadline.is_some_and(|at| now >= at))
+                .map(|(id, _)| *id),
+        );
+        for &id in &late {
+            let Some(stream) = self.streams.get_mut(&id) else { continue };
+            if !stream.exchange.waits_for_body() {
+                stream.body_deadline = Some(now + self.ctx.config.body_idle_timeout);
+                continue;
+            }
+            tracing::debug!(%id, peer = ?self.peer, "request body idle past the timeout");
+            let body = Bytes::from_static(b"Request Timeout\n");
+            self.answer(id, StatusCode::REQUEST_TIMEOUT, body, Reason::CANCEL);
+        }
+        late.clear();
+        self.polling = late;
     }
 
     fn handle_events(&mut self, now: Instant) -> bool {
@@ -501,6 +535,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     Some(task) => {
                         // The body is coming anyway: no 100 needed.
                         task.expects_continue = false;
+                        task.body_deadline = (!end_stream).then(|| now + self.ctx.config.body_idle_timeout);
                         task.exchange.push_body(data, !end_stream);
                     }
                     // Nobody reads it any more: give the window back at once.
@@ -511,6 +546,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 Event::Trailers { stream, .. } => {
                     if let Some(task) = self.streams.get_mut(&stream) {
                         task.expects_continue = false;
+                        task.body_deadline = None;
                         task.exchange.push_body_end();
                     }
                 }
@@ -661,6 +697,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 status: None,
                 started: now,
                 _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
+                body_deadline: (!end_stream).then(|| now + self.ctx.config.body_idle_timeout),
                 early: HeldBytes::default(),
                 early_eof: false,
             },
@@ -683,11 +720,19 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         let Some(stream) = self.streams.get_mut(&id) else { return false };
         let mut progress = false;
         let consumed = stream.exchange.take_consumed();
+        let idle_timeout = self.ctx.config.body_idle_timeout;
         if consumed > 0 {
             let _ = self.conn.release_capacity(id, consumed);
+            // Window given back: the client's wait for it ends now.
+            if stream.body_deadline.is_some() {
+                stream.body_deadline = Some(Instant::now() + idle_timeout);
+            }
         }
         if stream.expects_continue && stream.exchange.take_body_wanted() {
             stream.expects_continue = false;
+            if stream.body_deadline.is_some() {
+                stream.body_deadline = Some(Instant::now() + idle_timeout);
+            }
             // Once the answer's head is out, the client learns from that; a head
             // still held back has told it nothing yet.
             if stream.response != Response::Streaming {
@@ -1012,22 +1057,28 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
 
     /// A 500 when nothing went out yet, else a reset.
     fn answer_error(&mut self, id: StreamId) {
+        let body = Bytes::from_static(b"Internal Server Error\n");
+        self.answer(id, StatusCode::INTERNAL_SERVER_ERROR, body, Reason::INTERNAL_ERROR);
+    }
+
+    /// Ends a stream the server gives up on: a plain-text `status` answer when
+    /// nothing went out yet, else a reset with `reason`.
+    fn answer(&mut self, id: StreamId, status: StatusCode, body: Bytes, reason: Reason) {
         let started = self.streams.get(&id).is_some_and(|s| s.response == Response::Streaming);
         if started {
-            let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+            let _ = self.conn.reset(id, reason);
         } else {
-            let body = Bytes::from_static(b"Internal Server Error\n");
             let date = self.date();
             let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
             let sent = self
                 .conn
-                .send_response(id, StatusCode::INTERNAL_SERVER_ERROR, fields, false)
+                .send_response(id, status, fields, false)
                 .and_then(|()| self.conn.send_data(id, body, true));
             if sent.is_err() {
-                let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+                let _ = self.conn.reset(id, reason);
             }
             if let Some(stream) = self.streams.get_mut(&id) {
-                stream.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+                stream.status = Some(status);
             }
         }
         self.finish(id);
