@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::app::{App, AppFuture, LifespanScope, ReceiveEvent, Scope, SendEvent, State};
-use crate::driver::{TaskEnd, poll_app};
+use crate::driver::{TaskEnd, call_app, poll_app};
 use crate::exchange::{Exchange, Kind};
 use crate::runtime::Runtime;
 use crate::shutdown::{Latch, race};
@@ -80,7 +80,7 @@ impl Lifespan {
         let ended = Arc::new(Mutex::new(None));
         let ended_latch = Latch::default();
         rt.spawn(LifespanTask {
-            task: app.call(scope, receiver, sender),
+            task: call_app(&**app, scope, receiver, sender),
             ended: ended.clone(),
             latch: ended_latch.clone(),
         });

@@ -95,6 +95,19 @@ fn quiet_deliberate_panics() {
     });
 }
 
+/// [`test_app`], except that `call` itself panics for `/panic-in-call`, before
+/// any future exists (middleware doing work up front can).
+struct PanicsInCall;
+
+impl milpa::App for PanicsInCall {
+    fn call(&self, scope: milpa::Scope, receive: milpa::Receiver, send: milpa::Sender) -> milpa::AppFuture {
+        if matches!(&scope, milpa::Scope::Http(http) if http.path == "/panic-in-call") {
+            panic!("call panics on purpose");
+        }
+        Box::pin(test_app(scope, receive, send))
+    }
+}
+
 async fn wait_for(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
@@ -122,6 +135,20 @@ on_every_runtime! {
         }
         let out = raw(server.addr, b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
         assert!(out.ends_with("hello"), "{out}");
+        server.stop().await.unwrap();
+    }
+
+    async fn a_panic_in_call_itself_costs_only_its_own_request() {
+        quiet_deliberate_panics();
+        let server = TestServer::start(PanicsInCall).await;
+        let urls = [server.url("/hello"), server.url("/panic-in-call")];
+        for protocol in [&["-c2", "-n200", "-m10"][..], &["-c2", "-n200", "--h1"][..]] {
+            let mut args: Vec<&str> = protocol.to_vec();
+            args.extend(urls.iter().map(String::as_str));
+            let out = h2load(&args).await;
+            assert!(out.contains("200 done, 100 succeeded, 100 failed, 0 errored, 0 timeout"), "{protocol:?}: {out}");
+            assert!(out.contains("status codes: 100 2xx, 0 3xx, 0 4xx, 100 5xx"), "{protocol:?}: {out}");
+        }
         server.stop().await.unwrap();
     }
 

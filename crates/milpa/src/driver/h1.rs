@@ -18,7 +18,7 @@ use super::file::{FileEvent, FileSend};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, poll_app};
+use super::{ConnContext, Detached, Response, call_app, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
@@ -609,7 +609,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             Some(spare) => spare.reopen(first),
             None => Exchange::new_http(ctx.config.max_app_queue_size, first),
         };
-        let task = ctx.app.call(Scope::Http(scope), receiver, sender);
+        let task = call_app(&*ctx.app, Scope::Http(scope), receiver, sender);
         self.current = Some(Current {
             request_done,
             head: *request.method() == Method::HEAD,
@@ -726,7 +726,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         );
         let (exchange, receiver, sender) = Exchange::new(self.ctx.config.max_app_queue_size, Kind::WebSocket);
         exchange.push(ReceiveEvent::WebSocketConnect);
-        let task = self.ctx.app.call(Scope::WebSocket(scope), receiver, sender);
+        let task = call_app(&*self.ctx.app, Scope::WebSocket(scope), receiver, sender);
         self.current =
             Some(Current { websocket: Some(Box::new(offer)), ..Current::new(exchange, task, record, now) });
     }

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::access_log::RequestLog;
-use crate::app::{App, AppError, AppFuture, SendError, State};
+use crate::app::{App, AppError, AppFuture, Scope, SendError, State};
 use crate::config::Config;
+use crate::exchange::{Receiver, Sender};
 use crate::shutdown::{Latch, Token, Tracker};
 
 /// What every connection of one listener shares.
@@ -82,6 +83,16 @@ impl TaskEnd {
             TaskEnd::Failed(error) => Some(error.to_string()),
             TaskEnd::Panicked(message) => Some(format!("panic: {message}")),
         }
+    }
+}
+
+/// Calls the application. A panic in `call` itself (the work it does before
+/// returning its future) comes back as a future that panics when first polled,
+/// so [`poll_app`] reports both alike: a 500 or a reset for that request only.
+pub(crate) fn call_app(app: &dyn App, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
+    match catch_unwind(AssertUnwindSafe(|| app.call(scope, receive, send))) {
+        Ok(task) => task,
+        Err(panic) => Box::pin(async move { std::panic::resume_unwind(panic) }),
     }
 }
 

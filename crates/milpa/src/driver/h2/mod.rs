@@ -20,7 +20,7 @@ use super::file::{FileEvent, FileSend};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, poll_app};
+use super::{ConnContext, Detached, Response, call_app, poll_app};
 use held::HeldBytes;
 use websocket::Socket;
 
@@ -658,7 +658,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         );
         let Some(task) = self.streams.get_mut(&stream) else { return };
         task.connect = scope.method == Method::CONNECT;
-        task.task = Some(self.ctx.app.call(Scope::Http(scope), receiver, sender));
+        task.task = Some(call_app(&*self.ctx.app, Scope::Http(scope), receiver, sender));
     }
 
     /// Registers a stream served by an application; its future is set by the caller.

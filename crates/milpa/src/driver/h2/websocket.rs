@@ -14,6 +14,7 @@ use milpa_h2::frame::{Reason, StreamId};
 
 use super::{Driver, HeldBytes, Outcome, Target, lowercase_names, scope_headers};
 use crate::app::{HeaderList, ReceiveEvent, Scope};
+use crate::driver::call_app;
 use crate::driver::ws::{self, Session};
 use crate::exchange::{Exchange, Kind};
 use crate::runtime::Runtime;
@@ -85,7 +86,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.insert_stream(stream, exchange, false, false, authority, record, now);
         let Some(task) = self.streams.get_mut(&stream) else { return };
         task.websocket = Some(Box::new(offer));
-        task.task = Some(self.ctx.app.call(Scope::WebSocket(scope), receiver, sender));
+        task.task = Some(call_app(&*self.ctx.app, Scope::WebSocket(scope), receiver, sender));
     }
 
     fn refuse(&mut self, stream: StreamId, status: StatusCode, fields: &[(&[u8], &[u8])]) {
