@@ -329,6 +329,75 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn a_response_head_the_protocol_refuses_is_a_500() {
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            if let Scope::Http(_) = scope {
+                let headers = vec![(Bytes::from_static(b"x-bad"), Bytes::from_static(b"a\r\nset-cookie: evil"))];
+                send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+                send.send(SendEvent::ResponseBody { body: Bytes::from_static(b"body"), more_body: false }).await?;
+            }
+            Ok::<(), AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;
+        assert!(out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{out}");
+        assert!(!out.contains("evil"), "{out}");
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        server.stop().await.unwrap();
+    }
+
+    async fn http2_body_that_breaks_its_content_length_is_reset_not_ended() {
+        // `/DECLARED/SENT`: a content-length of DECLARED, then SENT bytes in two
+        // pieces (none: one empty final piece).
+        let app = |scope: Scope, _receive: Receiver, mut send: Sender| async move {
+            let Scope::Http(http) = scope else { return Ok(()) };
+            let mut numbers = http.path.split('/').filter_map(|n| n.parse::<usize>().ok());
+            let (declared, sent) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+            let headers = vec![(Bytes::from_static(b"content-length"), Bytes::from(declared.to_string()))];
+            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+            if sent == 0 {
+                send.send(SendEvent::ResponseBody { body: Bytes::new(), more_body: false }).await?;
+                return Ok(());
+            }
+            let half = Bytes::from(vec![b'x'; sent / 2]);
+            send.send(SendEvent::ResponseBody { body: half, more_body: true }).await?;
+            let rest = Bytes::from(vec![b'x'; sent - sent / 2]);
+            send.send(SendEvent::ResponseBody { body: rest, more_body: false }).await?;
+            Ok::<(), AppError>(())
+        };
+        let server = TestServer::start(app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        for (path, whole) in [("/100/50", false), ("/4/10", false), ("/10/10", true), ("/0/0", true)] {
+            client = client.ready().await.unwrap();
+            let (response, _) = client.send_request(http::Request::get(server.url(path)).body(()).unwrap(), true).unwrap();
+            let mut body = response.await.unwrap().into_body();
+            let mut ended_well = true;
+            while let Some(data) = body.data().await {
+                match data {
+                    Ok(data) => drop(body.flow_control().release_capacity(data.len())),
+                    Err(error) => {
+                        assert_eq!(error.reason(), Some(h2::Reason::INTERNAL_ERROR), "{path}");
+                        ended_well = false;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(ended_well, whole, "{path}");
+        }
+        client = client.ready().await.unwrap();
+        let (response, _) = client.send_request(http::Request::get(server.url("/10/0")).body(()).unwrap(), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR, "a promised body never sent");
+        server.stop().await.unwrap();
+    }
+
     async fn early_answer_to_an_unread_upload_reaches_the_client() {
         let server = TestServer::start(test_app).await;
         for _ in 0..3 {

@@ -797,6 +797,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let Some(event) = self.events.pop_front() else { break };
             progress = true;
             if let Err(error) = self.apply(event) {
+                if self.conn.server_state() == milpa_h1::State::SendResponse {
+                    // The head was refused before a byte of it went out: a 500 can.
+                    tracing::error!(%error, "response head rejected; answering 500");
+                    if let Some(current) = &self.current {
+                        current.exchange.disconnect();
+                    }
+                    self.send_internal_error();
+                    continue;
+                }
                 tracing::error!(%error, "response rejected; closing the connection");
                 self.closing = true;
                 break;

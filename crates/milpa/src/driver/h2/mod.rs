@@ -124,6 +124,14 @@ impl Target {
     }
 }
 
+/// A `content-length` value: digits only (RFC 9110 §8.6), no sign.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 /// Statuses whose responses have no content (RFC 9110 §15.3.5, §15.4.5): no DATA,
 /// and no `content-length` made up from the body.
 fn is_bodiless(status: StatusCode) -> bool {
@@ -186,6 +194,8 @@ struct StreamTask {
     started: Instant,
     /// Holds the open-streams gauge up while the stream lives.
     _open: Option<crate::metrics::Open>,
+    /// Body bytes still due by the application's own `content-length`.
+    body_left: Option<u64>,
     /// While the client may still send body: when the body is late (the body idle
     /// timeout after its last DATA, if the application is waiting for it then).
     body_deadline: Option<Instant>,
@@ -697,6 +707,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 status: None,
                 started: now,
                 _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
+                body_left: None,
                 body_deadline: (!end_stream).then(|| now + self.ctx.config.body_idle_timeout),
                 early: HeldBytes::default(),
                 early_eof: false,
@@ -841,6 +852,18 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 if no_content {
                     return if end { self.end_empty(id) } else { Outcome::Continue };
                 }
+                if let Some(stream) = self.streams.get_mut(&id)
+                    && let Some(left) = stream.body_left
+                {
+                    let given = body.len() as u64;
+                    if given > left || (!more_body && given < left) {
+                        // Ending the stream would pass a wrong length off as complete.
+                        tracing::error!(%id, declared_left = left, given, more_body, "response body does not match its content-length; resetting the stream");
+                        let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
+                        return self.finish(id);
+                    }
+                    stream.body_left = Some(left - given);
+                }
                 self.send_body(id, body, end)
             }
             SendEvent::ResponseTrailers { headers, more_trailers } => {
@@ -890,14 +913,22 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if status == StatusCode::NO_CONTENT {
             headers.retain(|(name, _)| !name.eq_ignore_ascii_case(b"content-length"));
         }
-        let (mut has_date, mut has_server, mut has_length) = (false, false, false);
-        for (name, _) in &headers {
+        let (mut has_date, mut has_server, mut declared) = (false, false, None);
+        for (name, value) in &headers {
             match name.len() {
                 4 => has_date |= name.eq_ignore_ascii_case(b"date"),
                 6 => has_server |= name.eq_ignore_ascii_case(b"server"),
-                14 => has_length |= name.eq_ignore_ascii_case(b"content-length"),
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    declared = Some(parse_length(value).ok_or(SendError::InvalidHeader)?);
+                }
                 _ => {}
             }
+        }
+        let has_length = declared.is_some();
+        let no_content = stream.head || is_bodiless(status);
+        if end_stream && !no_content && declared.is_some_and(|length| length > 0) {
+            // No body at all after a promise of one: answered as the error it is.
+            return Err(SendError::InvalidHeader);
         }
         let mut digits = itoa::Buffer::new();
         let length_text =
@@ -916,6 +947,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         sent?;
         stream.response = Response::Streaming;
+        stream.body_left = declared.filter(|_| !no_content);
         Ok(())
     }
 
@@ -1084,10 +1116,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         self.finish(id);
     }
 
+    /// The application's response broke a rule: a 500 if its head was the
+    /// problem (nothing went out), else a reset.
     fn fail(&mut self, id: StreamId, error: &SendError) -> Outcome {
-        tracing::error!(%error, %id, "response rejected; resetting the stream");
-        let _ = self.conn.reset(id, Reason::INTERNAL_ERROR);
-        self.finish(id)
+        tracing::error!(%error, %id, "response rejected");
+        self.answer_error(id);
+        Outcome::Finished
     }
 
     /// The response is complete (or abandoned): log it, tell the application, and
