@@ -288,6 +288,45 @@ fn max_requests_recycles_workers_under_load_without_failures() {
 }
 
 #[test]
+fn a_retiring_worker_closes_its_busy_keep_alive_connections_after_their_response() {
+    let milpa = Milpa::start(&[
+        "-w",
+        "1",
+        "--bind",
+        "127.0.0.1:0",
+        "--max-requests",
+        "50",
+        "--keep-alive-max-requests",
+        "0",
+        "--graceful-timeout",
+        "60",
+    ]);
+    milpa.wait_for_log("1 workers serving");
+    let mut stream = TcpStream::connect(milpa.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut served = 0;
+    let closed = loop {
+        assert!(started.elapsed() < Duration::from_secs(20), "still open after {served} requests");
+        stream.write_all(b"GET /message/1/ HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let mut response = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !response.ends_with(b"}") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "closed without an answer after {served}");
+            response.extend_from_slice(&buf[..n]);
+        }
+        served += 1;
+        if String::from_utf8_lossy(&response).contains("connection: close") {
+            break served;
+        }
+    };
+    // The successor starts within a second or two; the graceful phase is a minute away.
+    assert!(started.elapsed() < Duration::from_secs(20), "closed after {closed} requests");
+    assert!(milpa.terminate().success());
+}
+
+#[test]
 fn a_worker_that_cannot_start_stops_the_supervisor_with_the_reason() {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_milpa"))

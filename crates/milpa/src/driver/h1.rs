@@ -616,6 +616,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             connect: *request.method() == Method::CONNECT,
             ..Current::new(exchange, task, record, now)
         });
+        // Draining quietly for a successor: this response is the connection's last.
+        // (The check at the top of a round misses requests answered within it.)
+        if !self.shutdown_seen && self.ctx.quiet.is_set() {
+            self.shutdown_seen = true;
+            self.conn.start_shutdown();
+        }
     }
 
     fn poll_task(&mut self, cx: &mut Context<'_>) -> bool {
