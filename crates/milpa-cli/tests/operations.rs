@@ -327,6 +327,36 @@ fn a_retiring_worker_closes_its_busy_keep_alive_connections_after_their_response
 }
 
 #[test]
+fn reloads_racing_max_requests_leave_one_worker_per_slot() {
+    let milpa = Milpa::start(&[
+        "-w",
+        "2",
+        "--bind",
+        "127.0.0.1:0",
+        "--max-requests",
+        "200",
+        "--graceful-timeout",
+        "5",
+    ]);
+    milpa.wait_for_log("2 workers serving");
+    let addr = milpa.addr;
+    // Workers retire every 200 requests while SIGHUPs replace them: a worker may
+    // retire while its reload successor starts.
+    let load = std::thread::spawn(move || h2load(addr, &["-D", "6", "-c", "8", "--h1"]));
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs(1));
+        milpa.signal("-HUP");
+    }
+    let (_, failed) = load.join().unwrap();
+    assert_eq!(failed, 0);
+    let settled = milpa.wait_for_workers(2, &BTreeSet::new());
+    std::thread::sleep(Duration::from_secs(3));
+    let workers = milpa.workers();
+    assert_eq!(workers.len(), 2, "{workers:?} (settled at {settled:?})");
+    assert!(milpa.terminate().success());
+}
+
+#[test]
 fn a_worker_that_cannot_start_stops_the_supervisor_with_the_reason() {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_milpa"))

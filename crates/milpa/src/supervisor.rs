@@ -163,7 +163,12 @@ impl Supervisor {
                 self.respawns.iter().filter(|(at, _)| *at <= now).map(|(_, slot)| *slot).collect();
             self.respawns.retain(|(at, _)| *at > now);
             for slot in due {
-                self.spawn(slot)?;
+                // A reload's successor may have taken the slot meanwhile (its
+                // predecessor retired while it started): one worker per slot.
+                let filled = self.workers.values().any(|worker| worker.slot == slot && !worker.leaving);
+                if !filled {
+                    self.spawn(slot)?;
+                }
             }
             let wait = self
                 .respawns
