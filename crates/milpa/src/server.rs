@@ -360,10 +360,11 @@ where
     if let Some(tls) = ctx.tls.clone() {
         return Box::pin(serve_tls(rt, stream, peer, ctx, tls)).await;
     }
-    // The header read timeout bounds a client that sends nothing.
+    // The header read timeout bounds a client that sends nothing; a shutdown
+    // closes it at once, as an idle keep-alive connection is.
     let deadline = rt.sleep_until(Instant::now() + ctx.config.header_read_timeout);
     let sniffed = race(async { Some(sniff(&mut stream).await) }, async {
-        deadline.await;
+        race(deadline, ctx.graceful.wait()).await;
         None
     })
     .await;
@@ -377,7 +378,7 @@ where
             Box::pin(driver::h1::serve(rt, stream, peer, ctx, None, initial)).await;
         }
         Some(Err(error)) => tracing::debug!(%error, ?peer, "connection failed before its first request"),
-        None => tracing::debug!(?peer, "connection sent nothing"),
+        None => tracing::debug!(?peer, "connection sent nothing (in time, or before a shutdown)"),
     }
 }
 
@@ -395,8 +396,9 @@ async fn serve_tls<R, S>(
 {
     let deadline = rt.sleep_until(Instant::now() + ctx.config.tls_handshake_timeout);
     let handshake = async { Some(Box::pin(crate::tls::accept(stream, tls)).await) };
+    // A handshake has no request in flight yet: a shutdown drops it at once.
     let timed_out = async {
-        deadline.await;
+        race(deadline, ctx.graceful.wait()).await;
         None
     };
     match race(handshake, timed_out).await {
@@ -412,7 +414,7 @@ async fn serve_tls<R, S>(
             }
         }
         Some(Err(error)) => tracing::debug!(%error, ?peer, "TLS handshake failed"),
-        None => tracing::debug!(?peer, "TLS handshake timed out"),
+        None => tracing::debug!(?peer, "TLS handshake timed out or cut short by a shutdown"),
     }
 }
 

@@ -337,6 +337,22 @@ on_every_runtime! {
         assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
     }
 
+    async fn shutdown_closes_a_connection_that_sent_nothing_at_once() {
+        // Browsers open spare connections ahead of need: a shutdown must not wait
+        // out the graceful timeout (or the header read timeout) for them.
+        let mut config = test_config();
+        config.graceful_timeout = Duration::from_secs(8);
+        let server = TestServer::start_with(config, test_app).await;
+        let mut silent = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        server.stop().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(4), "shutdown took {:?}", started.elapsed());
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(2), silent.read(&mut buf)).await.unwrap();
+        assert!(matches!(read, Ok(0) | Err(_)), "closed without a word");
+    }
+
     async fn graceful_timeout_closes_requests_that_take_too_long() {
         let mut config = test_config();
         config.graceful_timeout = Duration::from_millis(100);

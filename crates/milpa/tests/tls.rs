@@ -110,6 +110,18 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn shutdown_drops_a_handshake_in_progress_at_once() {
+        let cert = certificate("shutdown");
+        let mut config = tls_config(&cert);
+        config.graceful_timeout = Duration::from_secs(8);
+        let server = TestServer::start_with(config, tls_app).await;
+        let _silent = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        server.stop().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(4), "shutdown took {:?}", started.elapsed());
+    }
+
     async fn plain_http_to_a_tls_port_is_refused() {
         let cert = certificate("plain");
         let server = TestServer::start_with(tls_config(&cert), tls_app).await;
