@@ -207,7 +207,11 @@ on_every_runtime! {
     }
 
     async fn curl_upgrades_to_h2c_and_the_upgrading_request_is_answered_on_stream_1() {
-        let server = TestServer::start(test_app).await;
+        let path = std::env::temp_dir().join(format!("milpa-h2c-log-{}-{}", std::process::id(), unique()));
+        let mut config = test_config();
+        config.access_log = Some(path.clone());
+        config.access_log_format = "%(r)s %(s)s".to_owned();
+        let server = TestServer::start_with(config, test_app).await;
         let url = server.url("/scope?via=upgrade");
         let out = run("curl", &["-s", "--http2", "-w", " %{http_version}", &url]).await;
         assert_eq!(out, "GET /scope via=upgrade HTTP/2.0 None  2");
@@ -216,6 +220,10 @@ on_every_runtime! {
         let out = run("curl", &["-s", "--http2", "-d", "body", "-w", " %{http_version}", &url]).await;
         assert_eq!(out, "body 1.1");
         server.stop().await.unwrap();
+        // The upgraded request is logged like any other.
+        let log = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(log, "GET /scope?via=upgrade HTTP/2 200\nPOST /echo HTTP/1.1 200\n");
     }
 
     async fn h2c_upgrade_with_invalid_settings_is_answered_over_http_1_1() {

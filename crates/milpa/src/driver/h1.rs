@@ -15,6 +15,7 @@ use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, FieldBlock, Request};
 
 use super::file::{FileEvent, FileSend};
+use super::h2::H2cUpgrade;
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
@@ -65,15 +66,8 @@ pub(crate) async fn serve<R, S>(
     if let Some(upgrade) = driver.upgrade.take().filter(|_| driver.conn.is_switched()) {
         let initial = driver.conn.take_upgrade_bytes().unwrap_or_default();
         let Driver { rt, io, peer, ctx, .. } = driver;
-        Box::pin(super::h2::serve_upgraded(rt, io, peer, ctx, *upgrade.conn, *upgrade.scope, initial)).await;
+        Box::pin(super::h2::serve_upgraded(rt, io, peer, ctx, upgrade, initial)).await;
     }
-}
-
-/// An `Upgrade: h2c` request being answered with 101: the HTTP/2 connection its
-/// HTTP2-Settings opened, and the scope it is served with on stream 1.
-struct H2cUpgrade {
-    conn: Box<milpa_h2::Connection>,
-    scope: Box<HttpScope>,
 }
 
 /// The request being served.
@@ -531,8 +525,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             websocket_http_response: false,
         };
         let (raw_path, query_string) = split_target(&request);
+        let mut record = self.record(&request, &raw_path, &query_string);
+        if let Some(record) = &mut record {
+            // Logged as served, like its scope's `http_version` (as Hypercorn does).
+            record.version = Version::HTTP_2;
+        }
         let scope = self.scope(&mut request, Version::HTTP_2, extensions, raw_path, query_string);
-        self.upgrade = Some(H2cUpgrade { conn: Box::new(conn), scope: Box::new(scope) });
+        self.upgrade = Some(H2cUpgrade { conn: Box::new(conn), scope: Box::new(scope), record });
     }
 
     /// The scope of `request` (its header section is moved into it).

@@ -68,27 +68,37 @@ where
     Driver::new(rt, io, peer, ctx, tls, conn)
 }
 
+/// An HTTP/1.1 request accepted for `Upgrade: h2c`, to be served as stream 1.
+pub(crate) struct H2cUpgrade {
+    /// The connection its HTTP2-Settings opened.
+    pub(crate) conn: Box<Connection>,
+    pub(crate) scope: Box<HttpScope>,
+    /// Its access-log record, finished when stream 1 is.
+    pub(crate) record: Option<Box<Record>>,
+}
+
 /// Serves an HTTP/2 connection that began as HTTP/1.1 with `Upgrade: h2c`: the
-/// 101 is out; `conn` is the connection the HTTP2-Settings opened, `scope` the
-/// upgrading request, answered on stream 1; `initial` the bytes read past the request.
+/// 101 is out; `upgrade` the request, answered on stream 1; `initial` the bytes
+/// read past the request.
 pub(crate) fn serve_upgraded<R, S>(
     rt: R,
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<ConnContext>,
-    mut conn: Connection,
-    scope: HttpScope,
+    upgrade: H2cUpgrade,
     initial: Bytes,
 ) -> impl Future<Output = ()> + Send
 where
     R: Runtime,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let H2cUpgrade { conn, scope, record } = upgrade;
+    let mut conn = *conn;
     let now = Instant::now();
     conn.receive(now, &initial);
     let authority = scope.headers.get(b"host").map(Bytes::copy_from_slice).unwrap_or_default();
     let mut driver = Driver::new(rt, io, peer, ctx, None, conn);
-    driver.spawn_stream(StreamId::new(1), scope, true, authority, None, now);
+    driver.spawn_stream(StreamId::new(1), *scope, true, authority, record, now);
     driver
 }
 
