@@ -401,6 +401,50 @@ fn unix_socket_with_umask_and_pid_file_served_to_curl() {
 }
 
 #[test]
+fn a_failed_second_start_and_a_successor_on_the_socket_leave_the_running_servers_files() {
+    let dir = scratch("handover");
+    let socket = dir.join("milpa.sock");
+    let pid = dir.join("milpa.pid");
+    let unix = format!("unix:{}", socket.display());
+    let first = Milpa::start(&[
+        "-w",
+        "1",
+        "--bind",
+        &unix,
+        "--insecure-bind",
+        "127.0.0.1:0",
+        "--pid",
+        pid.to_str().unwrap(),
+    ]);
+    first.wait_for_log("1 workers serving");
+    let taken = first.addr.to_string();
+    let second = Command::new(env!("CARGO_BIN_EXE_milpa"))
+        .args(["--bind", &taken, "--pid", pid.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!second.status.success(), "the address is taken");
+    assert_eq!(
+        std::fs::read_to_string(&pid).unwrap().trim(),
+        first.child.id().to_string(),
+        "the pid file is kept"
+    );
+    // A successor takes the socket's path over (blue/green); the first then stops.
+    let successor = Milpa::start(&["--bind", &unix, "--insecure-bind", "127.0.0.1:0"]);
+    assert!(first.terminate().success());
+    let output = Command::new("curl")
+        .args(["-s", "--unix-socket", socket.to_str().unwrap(), "http://localhost/message/5/"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "{\"message\": 5}",
+        "the successor's socket is left alone"
+    );
+    assert!(successor.terminate().success());
+}
+
+#[test]
 fn fd_bind_serves_a_socket_passed_by_socket_activation() {
     use command_fds::{CommandFdExt, FdMapping};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

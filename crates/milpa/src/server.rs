@@ -497,14 +497,16 @@ pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
         let slot = slot.parse().unwrap_or(0);
         return crate::worker::run(config, app, slot);
     }
+    let listeners = crate::listen::open_all(&config)?;
+    // Written once the binds succeeded: a second start that cannot bind leaves
+    // the running server's file alone.
     let _pid_file = PidFile::write(config.pid_file.as_deref())?;
     if config.workers > 0 {
-        return crate::supervisor::run(config);
+        return crate::supervisor::run(config, listeners);
     }
     if config.max_requests > 0 {
         tracing::warn!("max_requests needs workers (a supervisor to replace the process); ignored");
     }
-    let listeners = crate::listen::open_all(&config)?;
     let metrics = Metrics::wanted(&config).then(|| Arc::new(Metrics::new(&config)));
     let _endpoint = match (&config.metrics_bind, &metrics) {
         (Some(bind), Some(metrics)) => Some(crate::metrics::serve_aggregate(
@@ -533,8 +535,11 @@ impl PidFile {
 }
 
 impl Drop for PidFile {
+    /// Removes the file if it still names this process (another may have taken it over).
     fn drop(&mut self) {
-        if let Some(path) = &self.0 {
+        if let Some(path) = &self.0
+            && std::fs::read_to_string(path).is_ok_and(|text| text.trim() == std::process::id().to_string())
+        {
             let _ = std::fs::remove_file(path);
         }
     }

@@ -64,8 +64,8 @@ fn failed(message: String) -> ServeError {
 
 /// Binds the listeners, runs `config.workers` workers until SIGTERM or SIGINT,
 /// replaces them one by one on SIGHUP, and respawns any that die.
-pub(crate) fn run(config: Config) -> Result<(), ServeError> {
-    let listeners = listen::open_all(&config)?;
+pub(crate) fn run(config: Config, listeners: Vec<(Listener, Security)>) -> Result<(), ServeError> {
+    let socket_files = socket_files(&listeners);
     for (listener, security) in &listeners {
         tracing::info!("listening on {}", describe(listener, *security, &config));
     }
@@ -103,15 +103,33 @@ pub(crate) fn run(config: Config) -> Result<(), ServeError> {
     let result = supervisor.supervise(&inbox);
     supervisor.stop_all(&inbox);
     drop(metrics);
-    for (listener, _) in &supervisor.listeners {
-        if let Listener::Unix(unix) = listener
-            && let Ok(address) = unix.local_addr()
-            && let Some(path) = address.as_pathname()
-        {
+    for (path, identity) in socket_files {
+        // Only our own: a server started since may have replaced the file (a
+        // blue/green handover) and still be serving on it.
+        if file_identity(&path) == Some(identity) {
             let _ = std::fs::remove_file(path);
         }
     }
     result
+}
+
+/// The files of the Unix-domain listeners, with what identifies each file.
+fn socket_files(listeners: &[(Listener, Security)]) -> Vec<(std::path::PathBuf, (u64, u64))> {
+    let path = |listener: &Listener| match listener {
+        Listener::Unix(unix) => unix.local_addr().ok()?.as_pathname().map(std::path::Path::to_path_buf),
+        _ => None,
+    };
+    listeners
+        .iter()
+        .filter_map(|(listener, _)| path(listener))
+        .filter_map(|path| Some((path.clone(), file_identity(&path)?)))
+        .collect()
+}
+
+/// A file's device and inode numbers.
+fn file_identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|metadata| (metadata.dev(), metadata.ino()))
 }
 
 struct Supervisor {
