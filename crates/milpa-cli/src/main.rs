@@ -157,7 +157,7 @@ impl Args {
     /// Defaults, then the file, then the environment, then the flags.
     fn config(&self) -> Result<Config, String> {
         let mut config = Config::load(self.config.as_deref())?;
-        let seconds = |s: f64| std::time::Duration::try_from_secs_f64(s).map_err(|e| e.to_string());
+        let seconds = Config::seconds;
         if !self.bind.is_empty() {
             config.bind = self.bind.clone();
         }
@@ -228,9 +228,12 @@ impl Args {
         if let Some(root_path) = &self.root_path {
             config.root_path = root_path.clone();
         }
-        if self.certfile.is_some() || self.keyfile.is_some() {
-            config.certfile = self.certfile.clone();
-            config.keyfile = self.keyfile.clone();
+        // Key by key, like every other flag: `--keyfile` alone keeps the file's certfile.
+        if let Some(certfile) = &self.certfile {
+            config.certfile = Some(certfile.clone());
+        }
+        if let Some(keyfile) = &self.keyfile {
+            config.keyfile = Some(keyfile.clone());
         }
         config.self_signed |= self.self_signed;
         if let Some(ca_certs) = &self.ca_certs {

@@ -487,6 +487,13 @@ fn config_sources_in_order_and_print_config_round_trips() {
     // What --print-config shows reads back as the same configuration.
     std::fs::write(&file, &printed).unwrap();
     assert_eq!(print(&[], &[]), printed);
+    // Key by key: a flag for the key leaves the certificate from the environment.
+    let printed = print(&["--keyfile", "key.pem", "--umask", "007"], &[("MILPA_CERTFILE", "cert.pem")]);
+    assert!(
+        printed.contains("certfile = \"cert.pem\"\n") && printed.contains("keyfile = \"key.pem\"\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("umask = \"0o007\"\n"), "octal, as written: {printed}");
 
     let output = Command::new(env!("CARGO_BIN_EXE_milpa"))
         .arg("--print-config")

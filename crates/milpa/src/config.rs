@@ -115,7 +115,10 @@ pub struct Config {
     pub server_names: Vec<String>,
     /// Write the server's process id to this file (removed on exit).
     pub pid_file: Option<PathBuf>,
-    /// Permission bits masked off Unix-domain socket files, e.g. `0o007`.
+    /// Permission bits masked off Unix-domain socket files: in TOML an integer
+    /// (`0o007`) or a string read as octal (`"007"`, also from `MILPA_UMASK=007`),
+    /// as on the command line; printed back as `"0o007"`.
+    #[serde(with = "octal_option")]
     pub umask: Option<u32>,
     /// Owner (name or uid) given to Unix-domain socket files.
     pub user: Option<String>,
@@ -227,7 +230,21 @@ impl Default for Config {
     }
 }
 
+/// The longest duration a setting takes: longer ones mean this (a century), so
+/// "forever" written as a huge number never overflows a timer.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 impl Config {
+    /// A duration setting from its number of seconds, as the file, the
+    /// environment and the command line give it: an error for a negative or
+    /// non-finite number; anything past a century is a century.
+    pub fn seconds(seconds: f64) -> Result<Duration, String> {
+        if seconds.is_nan() || seconds < 0.0 {
+            return Err(format!("{seconds} is not a number of seconds"));
+        }
+        Ok(Duration::try_from_secs_f64(seconds).unwrap_or(LONGEST).min(LONGEST))
+    }
+
     /// The configuration from its sources, later ones winning: the defaults, the
     /// TOML file at `path` (if any), then `MILPA_<KEY>` environment variables
     /// (`MILPA_KEEP_ALIVE_TIMEOUT=10`, `MILPA_BIND='["a", "b"]'`; a value that is
@@ -331,8 +348,43 @@ mod seconds {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let seconds = f64::deserialize(deserializer)?;
-        Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+        super::Config::seconds(f64::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Optional permission bits: an integer as it is, or a string read as octal
+/// (`"007"`, `"0o007"`), the way `umask` is written on a command line.
+mod octal_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bits: &Option<u32>, serializer: S) -> Result<S::Ok, S::Error> {
+        match bits {
+            Some(bits) => serializer.serialize_some(&format!("0o{bits:03o}")),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Bits {
+        Number(u32),
+        Text(String),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+        let bits = match Option::<Bits>::deserialize(deserializer)? {
+            None => return Ok(None),
+            Some(Bits::Number(bits)) => bits,
+            Some(Bits::Text(text)) => {
+                let digits = text.strip_prefix("0o").unwrap_or(&text);
+                u32::from_str_radix(digits, 8)
+                    .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an octal number")))?
+            }
+        };
+        if bits > 0o777 {
+            return Err(serde::de::Error::custom(format!("{bits:#o} is more than permission bits (0o777)")));
+        }
+        Ok(Some(bits))
     }
 }
 
@@ -356,9 +408,7 @@ mod seconds_option {
         deserializer: D,
     ) -> Result<Option<Duration>, D::Error> {
         let seconds = Option::<f64>::deserialize(deserializer)?;
-        seconds
-            .map(|seconds| Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom))
-            .transpose()
+        seconds.map(|seconds| super::Config::seconds(seconds).map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -441,6 +491,15 @@ mod tests {
             .expect("loads");
         assert_eq!(config.statsd_prefix, "7");
         assert_eq!(config.umask, Some(0o077));
+        let config = Config::load_from(None, vars(&[("MILPA_KEEP_ALIVE_TIMEOUT", "1e19")])).expect("loads");
+        assert_eq!(config.keep_alive_timeout, LONGEST, "\"forever\" is a century, not an overflow");
+        assert!(Config::load_from(None, vars(&[("MILPA_KEEP_ALIVE_TIMEOUT", "-1")])).is_err());
+        let config = Config::load_from(None, vars(&[("MILPA_UMASK", "007")])).expect("loads");
+        assert_eq!(config.umask, Some(0o007), "a string is octal, as on the command line");
+        let printed = toml::to_string(&config).expect("prints");
+        assert!(printed.contains("umask = \"0o007\""), "{printed}");
+        let back: Config = toml::from_str(&printed).expect("reads back");
+        assert_eq!(back.umask, Some(0o007));
     }
 
     #[test]
