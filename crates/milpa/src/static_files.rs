@@ -4,18 +4,16 @@
 //! says (`..`, encoded `%2e%2e`, absolute paths, symlinks leading out).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
-use crate::app::{App, AppError, AppFuture, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::app::{
+    App, AppError, AppFuture, FileRange, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent,
+};
 use crate::exchange::{Receiver, Sender};
-
-/// Bytes read per step of a range response.
-const RANGE_CHUNK: usize = 256 * 1024;
 
 /// An application serving the files under one directory. Directories answer with
 /// their `index.html`; anything missing, or outside the root, is a 404.
@@ -59,9 +57,13 @@ impl App for StaticFiles {
     }
 }
 
-/// A file found under the root.
+/// A file found under the root, opened, with what `fstat` said of it: its
+/// headers and its bytes both come from this handle, whatever the path names by
+/// the time the body is read.
 struct Found {
+    /// The resolved path (it names the content type).
     path: PathBuf,
+    file: File,
     len: u64,
     modified: SystemTime,
 }
@@ -107,31 +109,40 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
             let length = end - start + 1;
             let content_range = format!("bytes {start}-{end}/{}", found.len);
             headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
-            headers.push((Bytes::from_static(b"content-length"), Bytes::from(length.to_string())));
-            send.send(SendEvent::ResponseStart {
-                status: StatusCode::PARTIAL_CONTENT,
+            send_file(
+                scope,
+                send,
+                StatusCode::PARTIAL_CONTENT,
                 headers,
-                trailers: false,
-            })
-            .await?;
-            if scope.method == Method::HEAD {
-                return Ok(send.body(Bytes::new(), false).await?);
-            }
-            send_range(send, found.path, start, length).await
+                found,
+                Some(FileRange { offset: start, length }),
+            )
+            .await
         }
         // No range, an ignored one (several ranges, or `If-Range` no longer holds).
-        Some(Range::Whole) | None => {
-            if scope.method == Method::HEAD {
-                headers.push((Bytes::from_static(b"content-length"), Bytes::from(found.len.to_string())));
-                send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false })
-                    .await?;
-                return Ok(send.body(Bytes::new(), false).await?);
-            }
-            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
-            // The connection streams the file from its blocking pool (with its length).
-            Ok(send.send(SendEvent::ResponseFile { path: found.path }).await?)
-        }
+        Some(Range::Whole) | None => send_file(scope, send, StatusCode::OK, headers, found, None).await,
     }
+}
+
+/// Sends the file (or its `range`) after a head with `headers`. The connection
+/// reads it on its blocking pool, as the client takes it, and sends its length;
+/// a HEAD answer is the head with that length.
+async fn send_file(
+    scope: &HttpScope,
+    send: &mut Sender,
+    status: StatusCode,
+    mut headers: HeaderList,
+    found: Found,
+    range: Option<FileRange>,
+) -> Result<(), AppError> {
+    if scope.method == Method::HEAD {
+        let length = range.map_or(found.len, |range| range.length);
+        headers.push((Bytes::from_static(b"content-length"), Bytes::from(length.to_string())));
+        send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+        return Ok(send.body(Bytes::new(), false).await?);
+    }
+    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    Ok(send.send(SendEvent::ResponseOpenFile { file: found.file.into(), range }).await?)
 }
 
 async fn answer(
@@ -160,7 +171,8 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
-/// Finds `relative` under `root`, following symlinks only while they stay inside it.
+/// Finds `relative` under `root`, following symlinks only while they stay inside
+/// it, and opens it.
 fn locate(root: &Path, relative: &Path) -> Option<Found> {
     let mut path = std::fs::canonicalize(root.join(relative)).ok()?;
     if !path.starts_with(root) {
@@ -172,11 +184,16 @@ fn locate(root: &Path, relative: &Path) -> Option<Found> {
             return None;
         }
     }
-    let metadata = std::fs::metadata(&path).ok()?;
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let file = File::open(&path).ok()?;
+    let metadata = file.metadata().ok()?;
     if !metadata.is_file() {
         return None;
     }
-    Some(Found { path, len: metadata.len(), modified: metadata.modified().unwrap_or(UNIX_EPOCH) })
+    Some(Found { path, file, len: metadata.len(), modified: metadata.modified().unwrap_or(UNIX_EPOCH) })
 }
 
 fn etag(found: &Found) -> String {
@@ -252,31 +269,6 @@ fn parse_range(value: &[u8], len: u64) -> Range {
     if len == 0 || range.0 >= len { Range::Unsatisfiable } else { Range::Bytes(range.0, range.1) }
 }
 
-/// Sends `length` bytes of `path` from `start`, a bounded piece at a time.
-async fn send_range(send: &mut Sender, path: PathBuf, start: u64, length: u64) -> Result<(), AppError> {
-    let mut file = ::blocking::unblock(move || -> std::io::Result<File> {
-        let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok(file)
-    })
-    .await?;
-    let mut left = length;
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(RANGE_CHUNK);
-        let (returned, chunk) = ::blocking::unblock(move || {
-            let mut buf = vec![0u8; want];
-            let read = file.read_exact(&mut buf).map(|()| Bytes::from(buf));
-            (file, read)
-        })
-        .await;
-        file = returned;
-        let chunk = chunk?;
-        left -= chunk.len() as u64;
-        send.body(chunk, left > 0).await?;
-    }
-    Ok(())
-}
-
 /// The content type of a file, by its extension.
 fn content_type(path: &Path) -> &'static str {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
@@ -310,7 +302,14 @@ fn content_type(path: &Path) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+
+    use http::Version;
+
     use super::*;
+    use crate::app::{Extensions, Headers};
+    use crate::exchange::Exchange;
 
     #[test]
     fn ranges() {
@@ -343,5 +342,100 @@ mod tests {
         assert!(matches_etag(b"\"a\", W/\"b\"", "\"b\""));
         assert!(matches_etag(b"*", "\"b\""));
         assert!(!matches_etag(b"\"c\"", "\"b\""));
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        Headers::from_pairs(pairs.iter().map(|(name, value)| (name.as_bytes(), value.as_bytes())))
+    }
+
+    fn scope(path: &str, pairs: &[(&str, &str)]) -> HttpScope {
+        HttpScope {
+            http_version: Version::HTTP_11,
+            method: Method::GET,
+            scheme: "http",
+            path: path.to_owned(),
+            raw_path: Bytes::copy_from_slice(path.as_bytes()),
+            query_string: Bytes::new(),
+            root_path: String::new(),
+            headers: headers(pairs),
+            client: None,
+            server: None,
+            extensions: Extensions::default(),
+            tls: None,
+            state: Arc::default(),
+        }
+    }
+
+    /// What the application sends for `scope`, taken once it is done.
+    fn served(root: &Path, scope: &HttpScope) -> Vec<SendEvent> {
+        let (exchange, _receiver, mut sender) = Exchange::new_http(10, None);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(serve(root, scope, &mut sender)).unwrap();
+        std::iter::from_fn(|| exchange.pop()).collect()
+    }
+
+    fn header_value<'a>(event: &'a SendEvent, name: &str) -> Option<&'a str> {
+        let SendEvent::ResponseStart { headers, .. } = event else { return None };
+        let (_, value) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))?;
+        std::str::from_utf8(value).ok()
+    }
+
+    /// The body a file event stands for, read now the way the connection would.
+    fn file_body(event: &SendEvent) -> Vec<u8> {
+        let (whole, range) = match event {
+            SendEvent::ResponseOpenFile { file, range } => {
+                let file = file.clone().into_inner();
+                let mut whole = vec![0; usize::try_from(file.metadata().unwrap().len()).unwrap()];
+                file.read_exact_at(&mut whole, 0).unwrap();
+                (whole, *range)
+            }
+            SendEvent::ResponseFile { path, range } => (std::fs::read(path).unwrap(), *range),
+            other => panic!("the body is not left to the connection's file sender: {other:?}"),
+        };
+        match range {
+            Some(FileRange { offset, length }) => {
+                let offset = usize::try_from(offset).unwrap();
+                whole[offset..offset + usize::try_from(length).unwrap()].to_vec()
+            }
+            None => whole,
+        }
+    }
+
+    fn site(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("milpa-static-unit-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("file.txt"), vec![b'a'; 1000]).unwrap();
+        root
+    }
+
+    /// Replaces `name` the way deployments do: a new file renamed over the old.
+    fn replace_atomically(root: &Path, name: &str) {
+        std::fs::write(root.join("new.tmp"), vec![b'b'; 3000]).unwrap();
+        std::fs::rename(root.join("new.tmp"), root.join(name)).unwrap();
+    }
+
+    #[test]
+    fn a_range_is_read_by_the_connection_from_the_file_its_headers_describe() {
+        let root = site("range");
+        let events = served(&root, &scope("/file.txt", &[("range", "bytes=900-")]));
+        replace_atomically(&root, "file.txt");
+        let [start, body] = &events[..] else { panic!("{events:?}") };
+        assert!(matches!(start, SendEvent::ResponseStart { status: StatusCode::PARTIAL_CONTENT, .. }));
+        assert_eq!(header_value(start, "content-range"), Some("bytes 900-999/1000"));
+        let sent = file_body(body);
+        assert!(sent == [b'a'; 100], "the old file's last 100 bytes, not {} of the new one's", sent.len());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_file_replaced_after_its_headers_are_made_is_sent_as_they_describe_it() {
+        let root = site("replace");
+        let events = served(&root, &scope("/file.txt", &[]));
+        replace_atomically(&root, "file.txt");
+        let [start, body] = &events[..] else { panic!("{events:?}") };
+        assert!(header_value(start, "etag").is_some_and(|etag| etag.starts_with("\"3e8-")), "{start:?}");
+        let sent = file_body(body);
+        assert!(sent == [b'a'; 1000], "the old file's 1000 bytes, not the new one's {}", sent.len());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

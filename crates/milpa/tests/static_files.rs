@@ -9,6 +9,8 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use support::*;
 
 /// A root with an index, a stylesheet, a 1000-byte file, a subdirectory, a
@@ -24,6 +26,7 @@ fn site(tag: &str) -> (PathBuf, PathBuf) {
     std::fs::write(root.join("style.css"), "body{}").unwrap();
     std::fs::write(root.join("data.bin"), (0..1000u32).map(|i| i as u8).collect::<Vec<_>>()).unwrap();
     std::fs::write(root.join("sub").join("inner.txt"), "inner").unwrap();
+    std::fs::write(root.join("digits.txt"), "0123456789".repeat(100)).unwrap();
     std::fs::write(base.join("secret.txt"), "SECRET").unwrap();
     let _ = std::fs::remove_file(root.join("link-out"));
     std::os::unix::fs::symlink(base.join("secret.txt"), root.join("link-out")).unwrap();
@@ -111,6 +114,50 @@ on_every_runtime! {
         // An absolute path: the root's file of that name (none), never the filesystem's.
         let absolute = get(&server, &format!("{}", root.parent().unwrap().join("secret.txt").display()), "").await;
         assert!(!absolute.contains("SECRET"), "{absolute}");
+        server.stop().await.unwrap();
+    }
+
+    async fn byte_ranges_over_http1_and_http2() {
+        let (_base, root) = site("ranges");
+        let digits = "0123456789".repeat(100);
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        for (range, status, content_range, body) in [
+            ("bytes=10-19", "206", Some("bytes 10-19/1000"), &digits[10..20]),
+            ("bytes=-4", "206", Some("bytes 996-999/1000"), &digits[996..]),
+            ("bytes=2000-", "416", Some("bytes */1000"), "range not satisfiable\n"),
+            ("bytes=5-1", "200", None, &digits[..]),
+        ] {
+            let response = get(&server, "/digits.txt", &format!("Range: {range}\r\n")).await;
+            assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{range}: {response}");
+            assert_eq!(header(&response, "content-range"), content_range, "{range}");
+            let length = body.len().to_string();
+            assert_eq!(header(&response, "content-length"), Some(&length[..]), "{range}");
+            assert!(response.ends_with(&format!("\r\n\r\n{body}")), "{range}: {response}");
+        }
+        let head = b"HEAD /digits.txt HTTP/1.1\r\nHost: test\r\nRange: bytes=10-19\r\nConnection: close\r\n\r\n";
+        let head = raw(server.addr, head, Duration::from_secs(5)).await;
+        assert!(head.starts_with("HTTP/1.1 206"), "{head}");
+        assert_eq!(header(&head, "content-length"), Some("10"));
+        assert!(head.ends_with("\r\n\r\n"), "no body: {head}");
+
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let request = http::Request::get(server.url("/digits.txt")).header("range", "bytes=100-349").body(()).unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.headers()["content-range"], "bytes 100-349/1000");
+        assert_eq!(response.headers()["content-length"], "250");
+        let mut body = response.into_body();
+        let mut got = Vec::new();
+        while let Some(data) = body.data().await {
+            let data = data.unwrap();
+            let _ = body.flow_control().release_capacity(data.len());
+            got.extend_from_slice(&data);
+        }
+        assert_eq!(String::from_utf8(got).unwrap(), digits[100..350]);
         server.stop().await.unwrap();
     }
 }

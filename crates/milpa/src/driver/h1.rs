@@ -14,7 +14,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, FieldBlock, Request};
 
-use super::file::{FileEvent, FileSend};
+use super::file::{FileEvent, FileSend, Source};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
@@ -865,8 +865,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     links.iter().map(|link| (&b"link"[..], &link[..])),
                 )?;
             }
-            SendEvent::ResponseFile { path } => {
-                current.file = Some(FileSend::open(&self.rt, path));
+            SendEvent::ResponseFile { path, range } => {
+                current.file = Some(FileSend::open(&self.rt, Source::Path(path), range));
+            }
+            SendEvent::ResponseOpenFile { file, range } => {
+                current.file = Some(FileSend::open(&self.rt, Source::Open(file.into_inner()), range));
             }
             // No server push over HTTP/1.1; lifespan events do not belong here.
             _ => {}

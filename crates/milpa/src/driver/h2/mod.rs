@@ -17,7 +17,7 @@ use http::{Method, StatusCode, Version};
 use milpa_h2::frame::{Reason, StreamId, StreamIdMap};
 use milpa_h2::{Connection, Event, SendError};
 
-use super::file::{FileEvent, FileSend};
+use super::file::{FileEvent, FileSend, Source};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
@@ -818,8 +818,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 self.push(id, path, headers);
                 Outcome::Continue
             }
-            SendEvent::ResponseFile { path } => {
-                stream.file = Some(FileSend::open(&self.rt, path));
+            SendEvent::ResponseFile { path, range } => {
+                stream.file = Some(FileSend::open(&self.rt, Source::Path(path), range));
+                Outcome::Continue
+            }
+            SendEvent::ResponseOpenFile { file, range } => {
+                stream.file = Some(FileSend::open(&self.rt, Source::Open(file.into_inner()), range));
                 Outcome::Continue
             }
             _ => Outcome::Continue,
