@@ -284,7 +284,7 @@ pub enum SendEvent {
     /// piece at a time as the client takes it, and sends the length (the range's)
     /// as `Content-Length` unless the response has one. A file that is missing or
     /// shorter than the range is a 500, one that shrinks while it is sent closes
-    /// the connection.
+    /// the connection. For `HEAD` (and a 204 or 304) only the head is sent.
     ResponseFile {
         /// An absolute path.
         path: PathBuf,

@@ -109,38 +109,24 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
             let length = end - start + 1;
             let content_range = format!("bytes {start}-{end}/{}", found.len);
             headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
-            send_file(
-                scope,
-                send,
-                StatusCode::PARTIAL_CONTENT,
-                headers,
-                found,
-                Some(FileRange { offset: start, length }),
-            )
-            .await
+            let range = Some(FileRange { offset: start, length });
+            send_file(send, StatusCode::PARTIAL_CONTENT, headers, found, range).await
         }
         // No range, an ignored one (several ranges, or `If-Range` no longer holds).
-        Some(Range::Whole) | None => send_file(scope, send, StatusCode::OK, headers, found, None).await,
+        Some(Range::Whole) | None => send_file(send, StatusCode::OK, headers, found, None).await,
     }
 }
 
 /// Sends the file (or its `range`) after a head with `headers`. The connection
 /// reads it on its blocking pool, as the client takes it, and sends its length;
-/// a HEAD answer is the head with that length.
+/// for HEAD only the head.
 async fn send_file(
-    scope: &HttpScope,
     send: &mut Sender,
     status: StatusCode,
-    mut headers: HeaderList,
+    headers: HeaderList,
     found: Found,
     range: Option<FileRange>,
 ) -> Result<(), AppError> {
-    if scope.method == Method::HEAD {
-        let length = range.map_or(found.len, |range| range.length);
-        headers.push((Bytes::from_static(b"content-length"), Bytes::from(length.to_string())));
-        send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
-        return Ok(send.body(Bytes::new(), false).await?);
-    }
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
     Ok(send.send(SendEvent::ResponseOpenFile { file: found.file.into(), range }).await?)
 }

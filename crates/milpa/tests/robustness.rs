@@ -388,6 +388,33 @@ on_every_runtime! {
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
+    async fn head_of_a_file_response_sends_the_head_without_reading_the_file() {
+        // Opened for writing only: any read of it fails, and a failed read after
+        // the head closes the connection. HEAD must not read it at all.
+        let (path, _) = big_file("file-head");
+        let dir = path.parent().unwrap().to_owned();
+        let app = move |scope: Scope, _receive: Receiver, mut send: Sender| {
+            let path = path.clone();
+            async move {
+                start(&scope, &mut send).await?;
+                let unreadable = std::fs::OpenOptions::new().write(true).open(path)?;
+                let range = Some(FileRange { offset: 10, length: 100 });
+                send.send(SendEvent::ResponseOpenFile { file: unreadable.into(), range }).await?;
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let heads = b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let out = raw(server.addr, heads, Duration::from_secs(3)).await;
+        assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "both answered on one connection: {out}");
+        assert_eq!(out.matches("content-length: 100\r\n").count(), 2, "{out}");
+        assert!(out.ends_with("\r\n\r\n"), "no body: {out}");
+        let (status, length, body) = h2_get(&server, http::Method::HEAD).await;
+        assert_eq!((status, length.as_deref(), body.len()), (StatusCode::OK, Some("100"), 0));
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     async fn missing_file_is_a_500() {
         let server = TestServer::start(file_app("/nonexistent/milpa/file".into())).await;
         let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;

@@ -18,7 +18,7 @@ use super::file::{FileEvent, FileSend, Source};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, poll_app};
+use super::{ConnContext, Detached, Response, is_bodiless, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
@@ -889,6 +889,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             Poll::Ready(event) => event,
         };
         let trailers = current.trailers_announced;
+        // A HEAD answer, a 204 or a 304 is complete with its head: the file is not read.
+        let no_content = current.head || current.status.is_some_and(is_bodiless);
         let result = match event {
             Ok(FileEvent::Length(length)) => {
                 if let Some(record) = &mut current.record {
@@ -902,7 +904,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     }
                     None => Ok(()),
                 };
-                sent.map(|()| length == 0)
+                sent.map(|()| length == 0 || no_content)
             }
             Ok(FileEvent::Chunk { data, last }) => {
                 self.conn.send_data(data).map(|()| last).map_err(|e| e.to_string())

@@ -21,7 +21,7 @@ use super::file::{FileEvent, FileSend, Source};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, poll_app};
+use super::{ConnContext, Detached, Response, is_bodiless, poll_app};
 use websocket::Socket;
 
 mod websocket;
@@ -121,12 +121,6 @@ impl Target {
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
         Self { target, raw_path, query_string }
     }
-}
-
-/// Statuses whose responses have no content (RFC 9110 §15.3.5, §15.4.5): no DATA,
-/// and no `content-length` made up from the body.
-fn is_bodiless(status: StatusCode) -> bool {
-    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
 }
 
 /// HTTP/2 field names are lower case (RFC 9113 §8.2.1); applications may name
