@@ -65,6 +65,7 @@ struct Found {
     path: PathBuf,
     file: File,
     len: u64,
+    /// The modification time, clamped into `[UNIX_EPOCH, now]`.
     modified: SystemTime,
 }
 
@@ -179,7 +180,15 @@ fn locate(root: &Path, relative: &Path) -> Option<Found> {
     if !metadata.is_file() {
         return None;
     }
-    Some(Found { path, file, len: metadata.len(), modified: metadata.modified().unwrap_or(UNIX_EPOCH) })
+    let modified = clamp_modified(metadata.modified().unwrap_or(UNIX_EPOCH), SystemTime::now());
+    Some(Found { path, file, len: metadata.len(), modified })
+}
+
+/// A modification time fit for `Last-Modified`: not before 1970 (HTTP dates cannot
+/// say it) and not after `now` (RFC 9110 §8.8.2.1: a future one is replaced by the
+/// response's date).
+fn clamp_modified(modified: SystemTime, now: SystemTime) -> SystemTime {
+    modified.min(now).max(UNIX_EPOCH)
 }
 
 fn etag(found: &Found) -> String {
@@ -290,6 +299,7 @@ fn content_type(path: &Path) -> &'static str {
 mod tests {
     use std::os::unix::fs::FileExt;
     use std::sync::Arc;
+    use std::time::Duration;
 
     use http::Version;
 
@@ -328,6 +338,21 @@ mod tests {
         assert!(matches_etag(b"\"a\", W/\"b\"", "\"b\""));
         assert!(matches_etag(b"*", "\"b\""));
         assert!(!matches_etag(b"\"c\"", "\"b\""));
+    }
+
+    #[test]
+    fn modification_times_are_clamped_to_what_http_can_say() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400 * 365 * 10);
+        let future = now + Duration::from_secs(86_400);
+        assert_eq!(clamp_modified(before_1970, now), UNIX_EPOCH);
+        assert_eq!(clamp_modified(future, now), now);
+        let past = now - Duration::from_secs(60);
+        assert_eq!(clamp_modified(past, now), past);
+        assert_eq!(
+            httpdate::fmt_http_date(clamp_modified(before_1970, now)),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {

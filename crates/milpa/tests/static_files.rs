@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -114,6 +114,29 @@ on_every_runtime! {
         // An absolute path: the root's file of that name (none), never the filesystem's.
         let absolute = get(&server, &format!("{}", root.parent().unwrap().join("secret.txt").display()), "").await;
         assert!(!absolute.contains("SECRET"), "{absolute}");
+        server.stop().await.unwrap();
+    }
+
+    async fn modification_dates_before_1970_or_in_the_future_are_clamped() {
+        let (_base, root) = site("dates");
+        let year = Duration::from_secs(365 * 86_400);
+        for (name, modified) in [("old.txt", UNIX_EPOCH - 10 * year), ("future.txt", SystemTime::now() + year)] {
+            std::fs::write(root.join(name), "dated").unwrap();
+            std::fs::File::options().write(true).open(root.join(name)).unwrap().set_modified(modified).unwrap();
+        }
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        let old = get(&server, "/old.txt", "").await;
+        assert!(old.starts_with("HTTP/1.1 200") && old.ends_with("dated"), "{old}");
+        assert_eq!(header(&old, "last-modified"), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
+        let cached = get(&server, "/old.txt", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n").await;
+        assert!(cached.starts_with("HTTP/1.1 304"), "{cached}");
+        // RFC 9110 §8.8.2.1: a date in the future is replaced by the response's date.
+        let future = get(&server, "/future.txt", "").await;
+        assert!(future.starts_with("HTTP/1.1 200") && future.ends_with("dated"), "{future}");
+        let date = |name| httpdate::parse_http_date(header(&future, name).unwrap()).unwrap();
+        let (modified, sent) = (date("last-modified"), date("date"));
+        assert!(modified <= sent + Duration::from_secs(1), "{future}");
+        assert!(modified + Duration::from_secs(5) >= sent, "{future}");
         server.stop().await.unwrap();
     }
 
