@@ -1,5 +1,5 @@
 //! `StaticFiles`: a directory served over HTTP — validators (`ETag`,
-//! `Last-Modified`), conditional requests (304), single byte ranges (206/416),
+//! `Last-Modified`), conditional requests (304, 412), single byte ranges (206/416),
 //! `HEAD`, content types — and nothing outside the directory, whatever the path
 //! says (`..`, encoded `%2e%2e`, absolute paths, symlinks leading out).
 
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 
 use crate::app::{
-    App, AppError, AppFuture, FileRange, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent,
+    App, AppError, AppFuture, FileRange, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent,
 };
 use crate::exchange::{Receiver, Sender};
 
@@ -85,17 +85,33 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
     let etag = etag(&found);
     let last_modified = httpdate::fmt_http_date(found.modified);
     let mut headers: HeaderList = vec![
-        (Bytes::from_static(b"content-type"), Bytes::from_static(content_type(&found.path).as_bytes())),
         (Bytes::from_static(b"etag"), Bytes::from(etag.clone())),
         (Bytes::from_static(b"last-modified"), Bytes::from(last_modified)),
-        (Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")),
     ];
-    if not_modified(scope, &etag, found.modified) {
-        headers.retain(|(name, _)| &name[..] != b"content-type" && &name[..] != b"accept-ranges");
-        send.send(SendEvent::ResponseStart { status: StatusCode::NOT_MODIFIED, headers, trailers: false })
+    match preconditions(&scope.headers, &etag, found.modified) {
+        Precondition::Failed => {
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::PRECONDITION_FAILED,
+                headers: Vec::new(),
+                trailers: false,
+            })
             .await?;
-        return Ok(send.body(Bytes::new(), false).await?);
+            return Ok(send.body(Bytes::new(), false).await?);
+        }
+        Precondition::NotModified => {
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::NOT_MODIFIED,
+                headers,
+                trailers: false,
+            })
+            .await?;
+            return Ok(send.body(Bytes::new(), false).await?);
+        }
+        Precondition::Proceed => {}
     }
+    let content_type = content_type(&found.path);
+    headers.push((Bytes::from_static(b"content-type"), Bytes::from_static(content_type.as_bytes())));
+    headers.push((Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")));
     let range = scope
         .header("range")
         .filter(|_| if_range_holds(scope, &etag, found.modified))
@@ -196,21 +212,61 @@ fn etag(found: &Found) -> String {
     format!("\"{:x}-{nanos:x}\"", found.len)
 }
 
-/// RFC 9110 §13.1.2–3: `If-None-Match` (weak comparison) wins over `If-Modified-Since`.
-fn not_modified(scope: &HttpScope, etag: &str, modified: SystemTime) -> bool {
-    if let Some(candidates) = scope.header("if-none-match") {
-        return matches_etag(candidates, etag);
-    }
-    let Some(since) = scope.header("if-modified-since").and_then(parse_date) else { return false };
-    truncate_to_seconds(modified) <= since
+/// What the request's preconditions decide.
+#[derive(Debug, PartialEq, Eq)]
+enum Precondition {
+    /// 412.
+    Failed,
+    /// 304.
+    NotModified,
+    Proceed,
 }
 
-fn matches_etag(candidates: &[u8], etag: &str) -> bool {
-    let candidates = String::from_utf8_lossy(candidates);
-    candidates
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag)
+/// RFC 9110 §13.2.2 steps 1–4, for a `GET` or `HEAD` of a file that exists:
+/// `If-Match` (strong comparison), else `If-Unmodified-Since`; then
+/// `If-None-Match` (weak comparison), else `If-Modified-Since`.
+fn preconditions(headers: &Headers, etag: &str, modified: SystemTime) -> Precondition {
+    let modified = truncate_to_seconds(modified);
+    if headers.get(b"if-match").is_some() {
+        if !matches_etag(headers.get_all(b"if-match"), etag, Comparison::Strong) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = headers.get(b"if-unmodified-since").and_then(parse_date)
+        && modified > since
+    {
+        return Precondition::Failed;
+    }
+    if headers.get(b"if-none-match").is_some() {
+        if matches_etag(headers.get_all(b"if-none-match"), etag, Comparison::Weak) {
+            return Precondition::NotModified;
+        }
+    } else if let Some(since) = headers.get(b"if-modified-since").and_then(parse_date)
+        && modified <= since
+    {
+        return Precondition::NotModified;
+    }
+    Precondition::Proceed
+}
+
+/// How entity tags are compared (RFC 9110 §8.8.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    /// Equal, and neither weak.
+    Strong,
+    /// Equal once any `W/` is set aside.
+    Weak,
+}
+
+/// Whether any entity tag in the field values matches `etag` (ours, always
+/// strong), or a value is `*` (the file exists).
+fn matches_etag<'a>(values: impl Iterator<Item = &'a [u8]>, etag: &str, comparison: Comparison) -> bool {
+    values.flat_map(|value| value.split(|&byte| byte == b',')).map(<[u8]>::trim_ascii).any(|candidate| {
+        let candidate = match comparison {
+            Comparison::Weak => candidate.strip_prefix(b"W/").unwrap_or(candidate),
+            Comparison::Strong => candidate,
+        };
+        candidate == b"*" || candidate == etag.as_bytes()
+    })
 }
 
 /// `If-Range` (RFC 9110 §13.1.5): the range applies only if the validator still
@@ -304,7 +360,7 @@ mod tests {
     use http::Version;
 
     use super::*;
-    use crate::app::{Extensions, Headers};
+    use crate::app::Extensions;
     use crate::exchange::Exchange;
 
     #[test]
@@ -334,13 +390,6 @@ mod tests {
     }
 
     #[test]
-    fn entity_tags_compare_weakly_for_if_none_match() {
-        assert!(matches_etag(b"\"a\", W/\"b\"", "\"b\""));
-        assert!(matches_etag(b"*", "\"b\""));
-        assert!(!matches_etag(b"\"c\"", "\"b\""));
-    }
-
-    #[test]
     fn modification_times_are_clamped_to_what_http_can_say() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400 * 365 * 10);
@@ -357,6 +406,37 @@ mod tests {
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
         Headers::from_pairs(pairs.iter().map(|(name, value)| (name.as_bytes(), value.as_bytes())))
+    }
+
+    #[test]
+    fn preconditions_are_evaluated_in_the_order_of_rfc_9110() {
+        let etag = "\"3e8-1\"";
+        let modified = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let before = "Sat, 08 Sep 2001 00:00:00 GMT";
+        let at = "Sun, 09 Sep 2001 01:46:40 GMT";
+        let check = |pairs: &[(&str, &str)]| preconditions(&headers(pairs), etag, modified);
+        assert_eq!(check(&[]), Precondition::Proceed);
+        // If-Match: strong comparison; `*` for a file that exists.
+        assert_eq!(check(&[("if-match", "\"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "\"x\", \"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "\"x\""), ("if-match", "\"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "*")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "W/\"3e8-1\"")]), Precondition::Failed);
+        assert_eq!(check(&[("if-match", "\"x\"")]), Precondition::Failed);
+        // If-Unmodified-Since, only without If-Match.
+        assert_eq!(check(&[("if-unmodified-since", before)]), Precondition::Failed);
+        assert_eq!(check(&[("if-unmodified-since", at)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-unmodified-since", "garbage")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "*"), ("if-unmodified-since", before)]), Precondition::Proceed);
+        // A failed If-Match wins over a matching If-None-Match.
+        assert_eq!(check(&[("if-match", "\"x\""), ("if-none-match", etag)]), Precondition::Failed);
+        // If-None-Match: weak comparison, and it overrides If-Modified-Since.
+        assert_eq!(check(&[("if-none-match", "W/\"3e8-1\"")]), Precondition::NotModified);
+        assert_eq!(check(&[("if-none-match", "*")]), Precondition::NotModified);
+        assert_eq!(check(&[("if-none-match", "\"x\""), ("if-modified-since", at)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-modified-since", at)]), Precondition::NotModified);
+        assert_eq!(check(&[("if-modified-since", before)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", etag), ("if-none-match", etag)]), Precondition::NotModified);
     }
 
     fn scope(path: &str, pairs: &[(&str, &str)]) -> HttpScope {

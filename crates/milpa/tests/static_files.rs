@@ -140,6 +140,33 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn if_match_and_if_unmodified_since_are_preconditions() {
+        let (_base, root) = site("preconditions");
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        let css = get(&server, "/style.css", "").await;
+        let etag = header(&css, "etag").unwrap().to_owned();
+        let modified = header(&css, "last-modified").unwrap().to_owned();
+        for (condition, status) in [
+            ("If-Match: \"other\"\r\n".to_owned(), "412"),
+            (format!("If-Match: W/{etag}\r\n"), "412"),
+            (format!("If-Match: \"other\", {etag}\r\n"), "200"),
+            ("If-Match: *\r\n".to_owned(), "200"),
+            ("If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n".to_owned(), "412"),
+            (format!("If-Unmodified-Since: {modified}\r\n"), "200"),
+            // If-Match decides alone; the range is not looked at after a failure.
+            (format!("If-Match: {etag}\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"), "200"),
+            ("If-Match: \"other\"\r\nRange: bytes=0-1\r\n".to_owned(), "412"),
+            (format!("If-Match: {etag}\r\nIf-None-Match: {etag}\r\n"), "304"),
+        ] {
+            let response = get(&server, "/style.css", &condition).await;
+            assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{condition}: {response}");
+            if status == "412" {
+                assert!(response.ends_with("\r\n\r\n"), "no body: {response}");
+            }
+        }
+        server.stop().await.unwrap();
+    }
+
     async fn byte_ranges_over_http1_and_http2() {
         let (_base, root) = site("ranges");
         let digits = "0123456789".repeat(100);
