@@ -1,7 +1,8 @@
 //! `StaticFiles`: a directory served over HTTP — validators (`ETag`,
-//! `Last-Modified`), conditional requests (304, 412), single byte ranges (206/416),
-//! `HEAD`, content types — and nothing outside the directory, whatever the path
-//! says (`..`, encoded `%2e%2e`, absolute paths, symlinks leading out).
+//! `Last-Modified`), conditional requests (304, 412), single byte ranges
+//! (206/416), `HEAD`, content types, directories redirected to their slashed
+//! URL — and nothing outside the directory, whatever the path says (`..`,
+//! encoded `%2e%2e`, absolute paths, symlinks leading out).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,11 @@ use crate::app::{
     App, AppError, AppFuture, FileRange, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent,
 };
 use crate::exchange::{Receiver, Sender};
+use crate::percent::{encode_query, encode_segment};
 
-/// An application serving the files under one directory. Directories answer with
-/// their `index.html`; anything missing, or outside the root, is a 404.
+/// An application serving the files under one directory. A directory answers
+/// with its `index.html` when asked for with a trailing slash, and redirects to
+/// that URL without one; anything missing, or outside the root, is a 404.
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
@@ -57,9 +60,17 @@ impl App for StaticFiles {
     }
 }
 
-/// A file found under the root, opened, with what `fstat` said of it: its
-/// headers and its bytes both come from this handle, whatever the path names by
-/// the time the body is read.
+/// What a request path names under the root.
+enum Located {
+    /// A regular file, open: its headers and its bytes both come from this handle,
+    /// whatever the path names by the time the body is read.
+    File(Found),
+    /// A directory asked for without the trailing slash its relative links need.
+    Directory,
+    Missing,
+}
+
+/// A file found under the root, opened, with what `fstat` said of it.
 struct Found {
     /// The resolved path (it names the content type).
     path: PathBuf,
@@ -77,11 +88,20 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
     let Some(relative) = safe_relative(&scope.path) else {
         return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
     };
+    let wants_directory = scope.path.ends_with('/');
     let root_owned = root.to_path_buf();
-    let found = ::blocking::unblock(move || locate(&root_owned, &relative)).await;
-    let Some(found) = found else {
-        return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
-    };
+    match ::blocking::unblock(move || locate(&root_owned, &relative, wants_directory)).await {
+        Located::File(found) => serve_file(scope, send, found).await,
+        Located::Directory => {
+            let location = directory_location(&scope.root_path, &scope.path, &scope.query_string);
+            let headers = vec![(Bytes::from_static(b"location"), Bytes::from(location))];
+            answer(send, StatusCode::MOVED_PERMANENTLY, headers, "moved permanently\n").await
+        }
+        Located::Missing => answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await,
+    }
+}
+
+async fn serve_file(scope: &HttpScope, send: &mut Sender, found: Found) -> Result<(), AppError> {
     let etag = etag(&found);
     let last_modified = httpdate::fmt_http_date(found.modified);
     let mut headers: HeaderList = vec![
@@ -116,35 +136,23 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
         .header("range")
         .filter(|_| if_range_holds(scope, &etag, found.modified))
         .map(|value| parse_range(value, found.len));
-    match range {
+    let (status, range) = match range {
         Some(Range::Unsatisfiable) => {
             headers
                 .push((Bytes::from_static(b"content-range"), Bytes::from(format!("bytes */{}", found.len))));
-            answer(send, StatusCode::RANGE_NOT_SATISFIABLE, headers, "range not satisfiable\n").await
+            return answer(send, StatusCode::RANGE_NOT_SATISFIABLE, headers, "range not satisfiable\n").await;
         }
         Some(Range::Bytes(start, end)) => {
-            let length = end - start + 1;
             let content_range = format!("bytes {start}-{end}/{}", found.len);
             headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
-            let range = Some(FileRange { offset: start, length });
-            send_file(send, StatusCode::PARTIAL_CONTENT, headers, found, range).await
+            (StatusCode::PARTIAL_CONTENT, Some(FileRange { offset: start, length: end - start + 1 }))
         }
         // No range, an ignored one (several ranges, or `If-Range` no longer holds).
-        Some(Range::Whole) | None => send_file(send, StatusCode::OK, headers, found, None).await,
-    }
-}
-
-/// Sends the file (or its `range`) after a head with `headers`. The connection
-/// reads it on its blocking pool, as the client takes it, and sends its length;
-/// for HEAD only the head.
-async fn send_file(
-    send: &mut Sender,
-    status: StatusCode,
-    headers: HeaderList,
-    found: Found,
-    range: Option<FileRange>,
-) -> Result<(), AppError> {
+        Some(Range::Whole) | None => (StatusCode::OK, None),
+    };
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    // The connection reads the file on its blocking pool, as the client takes it,
+    // and sends its length; for HEAD only the head.
     Ok(send.send(SendEvent::ResponseOpenFile { file: found.file.into(), range }).await?)
 }
 
@@ -175,29 +183,42 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 }
 
 /// Finds `relative` under `root`, following symlinks only while they stay inside
-/// it, and opens it.
-fn locate(root: &Path, relative: &Path) -> Option<Found> {
-    let mut path = std::fs::canonicalize(root.join(relative)).ok()?;
-    if !path.starts_with(root) {
-        return None;
-    }
-    if path.is_dir() {
-        path = std::fs::canonicalize(path.join("index.html")).ok()?;
-        if !path.starts_with(root) {
-            return None;
-        }
-    }
+/// it, and opens it. A directory is served (its `index.html`) only when the
+/// request path ended in a slash; a file only when it did not.
+fn locate(root: &Path, relative: &Path, wants_directory: bool) -> Located {
+    let Some(path) = inside(root, &root.join(relative)) else { return Located::Missing };
+    let Ok(metadata) = std::fs::metadata(&path) else { return Located::Missing };
+    let path = match (metadata.is_dir(), wants_directory) {
+        (true, false) => return Located::Directory,
+        (true, true) => match inside(root, &path.join("index.html")) {
+            Some(index) => index,
+            None => return Located::Missing,
+        },
+        // `/a.txt/`: a file is no directory.
+        (false, true) => return Located::Missing,
+        (false, false) => path,
+    };
+    open_regular(&path).map_or(Located::Missing, Located::File)
+}
+
+/// `path` resolved, if it lies under `root`.
+fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let path = std::fs::canonicalize(path).ok()?;
+    path.starts_with(root).then_some(path)
+}
+
+fn open_regular(path: &Path) -> Option<Found> {
     // Checked before opening: opening a FIFO would wait for a writer.
-    if !std::fs::metadata(&path).ok()?.is_file() {
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
-    let file = File::open(&path).ok()?;
+    let file = File::open(path).ok()?;
     let metadata = file.metadata().ok()?;
     if !metadata.is_file() {
         return None;
     }
     let modified = clamp_modified(metadata.modified().unwrap_or(UNIX_EPOCH), SystemTime::now());
-    Some(Found { path, file, len: metadata.len(), modified })
+    Some(Found { path: path.to_path_buf(), file, len: metadata.len(), modified })
 }
 
 /// A modification time fit for `Last-Modified`: not before 1970 (HTTP dates cannot
@@ -205,6 +226,23 @@ fn locate(root: &Path, relative: &Path) -> Option<Found> {
 /// response's date).
 fn clamp_modified(modified: SystemTime, now: SystemTime) -> SystemTime {
     modified.min(now).max(UNIX_EPOCH)
+}
+
+/// Where a directory asked for without its trailing slash lives: its path under
+/// the mount point, re-encoded segment by segment, so the URL always starts with
+/// exactly one `/` (`//host` would send the client to another site).
+fn directory_location(root_path: &str, path: &str, query: &[u8]) -> String {
+    let mut location = String::from("/");
+    let segments = root_path.split('/').chain(path.split('/')).filter(|segment| !segment.is_empty());
+    for segment in segments {
+        encode_segment(segment, &mut location);
+        location.push('/');
+    }
+    if !query.is_empty() {
+        location.push('?');
+        encode_query(query, &mut location);
+    }
+    location
 }
 
 fn etag(found: &Found) -> String {
@@ -387,6 +425,16 @@ mod tests {
         for bad in ["/../x", "/a/../../x", "/./x", "/a\\..\\x", "/a\0"] {
             assert_eq!(safe_relative(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn directory_redirects_stay_on_this_site() {
+        assert_eq!(directory_location("", "/sub", b""), "/sub/");
+        assert_eq!(directory_location("", "//evil.com", b""), "/evil.com/");
+        assert_eq!(directory_location("//", "///evil.com//x", b""), "/evil.com/x/");
+        assert_eq!(directory_location("/app/", "/a b/c", b"x=1&y"), "/app/a%20b/c/?x=1&y");
+        assert_eq!(directory_location("", "/%2F/evil.com", b""), "/%252F/evil.com/");
+        assert_eq!(directory_location("", "/a%5Cb", b""), "/a%255Cb/");
     }
 
     #[test]

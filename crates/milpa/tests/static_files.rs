@@ -117,6 +117,41 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn directories_redirect_to_their_slashed_url_and_files_have_none() {
+        let (_base, root) = site("slash");
+        std::fs::create_dir_all(root.join("evil.com")).unwrap();
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        for (target, location) in [
+            ("/sub", "/sub/"),
+            ("/sub?x=1&y=%20", "/sub/?x=1&y=%20"),
+            ("/%73ub", "/sub/"),
+            // Never `//evil.com/`: a client reads that as another site.
+            ("//evil.com", "/evil.com/"),
+        ] {
+            let response = get(&server, target, "").await;
+            assert!(response.starts_with("HTTP/1.1 301"), "{target}: {response}");
+            assert_eq!(header(&response, "location"), Some(location), "{target}");
+        }
+        let no_index = get(&server, "/sub/", "").await;
+        assert!(no_index.starts_with("HTTP/1.1 404"), "{no_index}");
+        std::fs::write(root.join("sub").join("index.html"), "<h1>sub</h1>").unwrap();
+        let index = get(&server, "/sub/", "").await;
+        assert!(index.starts_with("HTTP/1.1 200") && index.ends_with("<h1>sub</h1>"), "{index}");
+        assert_eq!(header(&index, "content-type"), Some("text/html; charset=utf-8"));
+        for target in ["/style.css/", "/sub/inner.txt/", "/link-in/"] {
+            let response = get(&server, target, "").await;
+            assert!(response.starts_with("HTTP/1.1 404"), "a file is no directory: {target}: {response}");
+        }
+        server.stop().await.unwrap();
+
+        let mut config = test_config();
+        config.root_path = "/app".to_owned();
+        let server = TestServer::start_with(config, milpa::StaticFiles::new(&root).unwrap()).await;
+        let response = get(&server, "/sub", "").await;
+        assert_eq!(header(&response, "location"), Some("/app/sub/"), "{response}");
+        server.stop().await.unwrap();
+    }
+
     async fn modification_dates_before_1970_or_in_the_future_are_clamped() {
         let (_base, root) = site("dates");
         let year = Duration::from_secs(365 * 86_400);
