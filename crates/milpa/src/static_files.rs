@@ -72,8 +72,6 @@ enum Located {
 
 /// A file found under the root, opened, with what `fstat` said of it.
 struct Found {
-    /// The resolved path (it names the content type).
-    path: PathBuf,
     file: File,
     len: u64,
     /// The modification time, clamped into `[UNIX_EPOCH, now]`.
@@ -89,9 +87,12 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
         return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
     };
     let wants_directory = scope.path.ends_with('/');
+    // The type follows the name asked for, not a symlink's target (as nginx does).
+    let content_type =
+        if wants_directory { content_type(Path::new("index.html")) } else { content_type(&relative) };
     let root_owned = root.to_path_buf();
     match ::blocking::unblock(move || locate(&root_owned, &relative, wants_directory)).await {
-        Located::File(found) => serve_file(scope, send, found).await,
+        Located::File(found) => serve_file(scope, send, found, content_type).await,
         Located::Directory => {
             let location = directory_location(&scope.root_path, &scope.path, &scope.query_string);
             let headers = vec![(Bytes::from_static(b"location"), Bytes::from(location))];
@@ -101,7 +102,12 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
     }
 }
 
-async fn serve_file(scope: &HttpScope, send: &mut Sender, found: Found) -> Result<(), AppError> {
+async fn serve_file(
+    scope: &HttpScope,
+    send: &mut Sender,
+    found: Found,
+    content_type: &'static str,
+) -> Result<(), AppError> {
     let etag = etag(&found);
     let last_modified = httpdate::fmt_http_date(found.modified);
     let mut headers: HeaderList = vec![
@@ -129,7 +135,6 @@ async fn serve_file(scope: &HttpScope, send: &mut Sender, found: Found) -> Resul
         }
         Precondition::Proceed => {}
     }
-    let content_type = content_type(&found.path);
     headers.push((Bytes::from_static(b"content-type"), Bytes::from_static(content_type.as_bytes())));
     headers.push((Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")));
     let range = scope
@@ -218,7 +223,7 @@ fn open_regular(path: &Path) -> Option<Found> {
         return None;
     }
     let modified = clamp_modified(metadata.modified().unwrap_or(UNIX_EPOCH), SystemTime::now());
-    Some(Found { path: path.to_path_buf(), file, len: metadata.len(), modified })
+    Some(Found { file, len: metadata.len(), modified })
 }
 
 /// A modification time fit for `Last-Modified`: not before 1970 (HTTP dates cannot

@@ -152,6 +152,18 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn the_content_type_follows_the_name_asked_for() {
+        let (_base, root) = site("type");
+        std::os::unix::fs::symlink(root.join("style.css"), root.join("alias.txt")).unwrap();
+        let server = TestServer::start(milpa::StaticFiles::new(&root).unwrap()).await;
+        let alias = get(&server, "/alias.txt", "").await;
+        assert!(alias.ends_with("body{}"), "{alias}");
+        assert_eq!(header(&alias, "content-type"), Some("text/plain; charset=utf-8"));
+        let no_extension = get(&server, "/link-in", "").await;
+        assert_eq!(header(&no_extension, "content-type"), Some("application/octet-stream"));
+        server.stop().await.unwrap();
+    }
+
     async fn modification_dates_before_1970_or_in_the_future_are_clamped() {
         let (_base, root) = site("dates");
         let year = Duration::from_secs(365 * 86_400);
