@@ -340,27 +340,51 @@ enum Range {
     Whole,
 }
 
-/// One `bytes=` range of a `len`-byte file (RFC 9110 §14.1.2).
+/// One `bytes=` range of a `len`-byte file (RFC 9110 §14.1.1): `first-last`,
+/// `first-` or `-suffix`, positions in decimal digits only. A position too large
+/// for a `u64` is past the end of any file: as a last position it means the end,
+/// as a first it is unsatisfiable.
 fn parse_range(value: &[u8], len: u64) -> Range {
-    let Some(spec) = std::str::from_utf8(value).ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some((unit, spec)) = std::str::from_utf8(value).ok().and_then(|v| v.trim().split_once('=')) else {
         return Range::Whole;
     };
-    if spec.contains(',') {
+    if !unit.eq_ignore_ascii_case("bytes") || spec.contains(',') {
         return Range::Whole;
     }
     let Some((first, last)) = spec.trim().split_once('-') else { return Range::Whole };
-    let (first, last) = (first.trim(), last.trim());
-    let range = match (first.parse::<u64>(), last.parse::<u64>()) {
-        // `-N`: the last N bytes.
-        _ if first.is_empty() => match last.parse::<u64>() {
-            Ok(0) | Err(_) => return if last.is_empty() { Range::Whole } else { Range::Unsatisfiable },
-            Ok(suffix) => (len.saturating_sub(suffix), len.saturating_sub(1)),
-        },
-        (Ok(start), _) if last.is_empty() => (start, len.saturating_sub(1)),
-        (Ok(start), Ok(end)) if start <= end => (start, end.min(len.saturating_sub(1))),
+    let (first, last) = (position(first.trim()), position(last.trim()));
+    let (start, end) = match (first, last) {
+        // `-N`: the last N bytes (of an empty file: nothing to take them from).
+        (Position::Empty, Position::Digits(0)) => return Range::Unsatisfiable,
+        (Position::Empty, Position::Digits(_)) if len == 0 => return Range::Whole,
+        (Position::Empty, Position::Digits(suffix)) => (len.saturating_sub(suffix), len.saturating_sub(1)),
+        (Position::Digits(start), Position::Empty) => (start, len.saturating_sub(1)),
+        (Position::Digits(start), Position::Digits(end)) if start <= end => {
+            (start, end.min(len.saturating_sub(1)))
+        }
         _ => return Range::Whole,
     };
-    if len == 0 || range.0 >= len { Range::Unsatisfiable } else { Range::Bytes(range.0, range.1) }
+    if len == 0 || start >= len { Range::Unsatisfiable } else { Range::Bytes(start, end) }
+}
+
+/// One side of a byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Empty,
+    /// Decimal digits, saturated at `u64::MAX`.
+    Digits(u64),
+    /// Anything else (a sign, a space, a letter): the range is invalid.
+    Invalid,
+}
+
+fn position(text: &str) -> Position {
+    if text.is_empty() {
+        return Position::Empty;
+    }
+    if !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Position::Invalid;
+    }
+    Position::Digits(text.parse().unwrap_or(u64::MAX))
 }
 
 /// The content type of a file, by its extension.
@@ -420,6 +444,29 @@ mod tests {
         assert_eq!(parse_range(b"items=0-1", 100), Range::Whole);
         assert_eq!(parse_range(b"bytes=9-1", 100), Range::Whole);
         assert_eq!(parse_range(b"bytes=x-1", 100), Range::Whole);
+    }
+
+    #[test]
+    fn range_positions_are_digits_and_the_unit_has_any_case() {
+        assert_eq!(parse_range(b"Bytes=0-3", 100), Range::Bytes(0, 3));
+        assert_eq!(parse_range(b"BYTES=-3", 100), Range::Bytes(97, 99));
+        // RFC 9110 §14.1.1: a suffix is the one range an empty file satisfies; it
+        // is the whole (empty) file.
+        assert_eq!(parse_range(b"bytes=-3", 0), Range::Whole);
+        for invalid in ["bytes=+2-4", "bytes=2-+4", "bytes=--3", "bytes=-", "bytes=0x1-2", "bytes=1 2-3"] {
+            assert_eq!(parse_range(invalid.as_bytes(), 100), Range::Whole, "{invalid}");
+        }
+    }
+
+    #[test]
+    fn range_positions_too_large_for_a_u64_lie_past_the_end() {
+        assert_eq!(parse_range(b"bytes=0-99999999999999999999999", 100), Range::Bytes(0, 99));
+        assert_eq!(parse_range(b"bytes=99999999999999999999999-", 100), Range::Unsatisfiable);
+        assert_eq!(
+            parse_range(b"bytes=99999999999999999999999-99999999999999999999999", 100),
+            Range::Unsatisfiable
+        );
+        assert_eq!(parse_range(b"bytes=-99999999999999999999999", 100), Range::Bytes(0, 99));
     }
 
     #[test]

@@ -223,6 +223,13 @@ on_every_runtime! {
             ("bytes=-4", "206", Some("bytes 996-999/1000"), &digits[996..]),
             ("bytes=2000-", "416", Some("bytes */1000"), "range not satisfiable\n"),
             ("bytes=5-1", "200", None, &digits[..]),
+            // The unit is case-insensitive; positions are digits only; a number too
+            // large for a u64 lies past the end.
+            ("Bytes=3-5", "206", Some("bytes 3-5/1000"), &digits[3..6]),
+            ("bytes=990-99999999999999999999999", "206", Some("bytes 990-999/1000"), &digits[990..]),
+            ("bytes=99999999999999999999999-", "416", Some("bytes */1000"), "range not satisfiable\n"),
+            ("bytes=+2-4", "200", None, &digits[..]),
+            ("bytes=--3", "200", None, &digits[..]),
         ] {
             let response = get(&server, "/digits.txt", &format!("Range: {range}\r\n")).await;
             assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{range}: {response}");
