@@ -6,6 +6,7 @@
 //! `http::Request` → `http::Response` layer on top.
 
 use std::fmt;
+use std::fs::File;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,7 +88,8 @@ pub struct Extensions {
     pub early_hint: bool,
     /// `http.response.push`: server push is possible (HTTP/2 with push enabled).
     pub push: bool,
-    /// `http.response.pathsend`: files can be sent by path.
+    /// `http.response.pathsend`: files can be sent by path (or open, and in part:
+    /// [`SendEvent::ResponseFile`], [`SendEvent::ResponseOpenFile`]).
     pub pathsend: bool,
     /// `websocket.http.response`: a WebSocket may be denied with an HTTP response
     /// (`ResponseStart` and `ResponseBody` instead of `WebSocketAccept`).
@@ -277,10 +279,27 @@ pub enum SendEvent {
         /// Header fields for the pushed request.
         headers: HeaderList,
     },
-    /// `http.response.pathsend`: the body is this file.
+    /// `http.response.pathsend`: the body is this file, or the `range` of it. The
+    /// connection opens the file and reads it on the runtime's blocking pool, a
+    /// piece at a time as the client takes it, and sends the length (the range's)
+    /// as `Content-Length` unless the response has one. A file that is missing or
+    /// shorter than the range is a 500, one that shrinks while it is sent closes
+    /// the connection. For `HEAD` (and a 204 or 304) only the head is sent.
     ResponseFile {
         /// An absolute path.
         path: PathBuf,
+        /// Only these bytes (a 206's body: the status and `Content-Range` are the
+        /// application's to send); `None` for the whole file.
+        range: Option<FileRange>,
+    },
+    /// [`SendEvent::ResponseFile`] with a file the application opened itself: the
+    /// bytes sent are those of the file it examined (a path can be replaced by
+    /// another file between the application's look and the connection's read).
+    ResponseOpenFile {
+        /// The open file (a regular file, readable).
+        file: OpenFile,
+        /// Only these bytes; `None` for the whole file.
+        range: Option<FileRange>,
     },
     /// `websocket.accept`: complete the handshake.
     WebSocketAccept {
@@ -314,6 +333,42 @@ pub enum SendEvent {
         message: String,
     },
 }
+
+/// A part of a file: `length` bytes from byte `offset` (the first is 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRange {
+    /// Where the part starts.
+    pub offset: u64,
+    /// How many bytes it has.
+    pub length: u64,
+}
+
+/// A file opened by the application, for [`SendEvent::ResponseOpenFile`]. Clones
+/// share the one open file (and compare equal); the connection reads it at
+/// explicit positions, so a clone's reads do not move the other's.
+#[derive(Debug, Clone)]
+pub struct OpenFile(Arc<File>);
+
+impl OpenFile {
+    /// The shared handle.
+    pub(crate) fn into_inner(self) -> Arc<File> {
+        self.0
+    }
+}
+
+impl From<File> for OpenFile {
+    fn from(file: File) -> Self {
+        Self(Arc::new(file))
+    }
+}
+
+impl PartialEq for OpenFile {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OpenFile {}
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

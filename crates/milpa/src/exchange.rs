@@ -152,12 +152,8 @@ impl Shared {
                 (false, true) => Progress::Trailers,
                 (false, false) => Progress::Done,
             },
-            (Progress::Body { trailers }, E::ResponseFile { .. }) => {
-                if trailers {
-                    Progress::Trailers
-                } else {
-                    Progress::Done
-                }
+            (Progress::Body { trailers }, E::ResponseFile { .. } | E::ResponseOpenFile { .. }) => {
+                if trailers { Progress::Trailers } else { Progress::Done }
             }
             (Progress::Trailers, E::ResponseTrailers { more_trailers, .. }) => {
                 if *more_trailers {

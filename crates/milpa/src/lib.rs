@@ -49,8 +49,9 @@ mod worker;
 
 pub use access_log::DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT;
 pub use app::{
-    App, AppError, AppFuture, Extensions, HeaderField, HeaderList, Headers, HttpScope, LifespanScope,
-    Message, ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State, WebSocketScope,
+    App, AppError, AppFuture, Extensions, FileRange, HeaderField, HeaderList, Headers, HttpScope,
+    LifespanScope, Message, OpenFile, ReceiveEvent, Receiver, Scope, SendError, SendEvent, Sender, State,
+    WebSocketScope,
 };
 pub use blocking::{DEFAULT_BLOCKING_BODY_LIMIT, blocking, blocking_with_limit};
 pub use compression::Compression;

@@ -1,24 +1,25 @@
 //! `StaticFiles`: a directory served over HTTP — validators (`ETag`,
-//! `Last-Modified`), conditional requests (304), single byte ranges (206/416),
-//! `HEAD`, content types — and nothing outside the directory, whatever the path
-//! says (`..`, encoded `%2e%2e`, absolute paths, symlinks leading out).
+//! `Last-Modified`), conditional requests (304, 412), single byte ranges
+//! (206/416), `HEAD`, content types, directories redirected to their slashed
+//! URL — and nothing outside the directory, whatever the path says (`..`,
+//! encoded `%2e%2e`, absolute paths, symlinks leading out).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
-use crate::app::{App, AppError, AppFuture, HeaderList, HttpScope, ReceiveEvent, Scope, SendEvent};
+use crate::app::{
+    App, AppError, AppFuture, FileRange, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent,
+};
 use crate::exchange::{Receiver, Sender};
+use crate::percent::{encode_query, encode_segment};
 
-/// Bytes read per step of a range response.
-const RANGE_CHUNK: usize = 256 * 1024;
-
-/// An application serving the files under one directory. Directories answer with
-/// their `index.html`; anything missing, or outside the root, is a 404.
+/// An application serving the files under one directory. A directory answers
+/// with its `index.html` when asked for with a trailing slash, and redirects to
+/// that URL without one; anything missing, or outside the root, is a 404.
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
@@ -59,10 +60,21 @@ impl App for StaticFiles {
     }
 }
 
-/// A file found under the root.
+/// What a request path names under the root.
+enum Located {
+    /// A regular file, open: its headers and its bytes both come from this handle,
+    /// whatever the path names by the time the body is read.
+    File(Found),
+    /// A directory asked for without the trailing slash its relative links need.
+    Directory,
+    Missing,
+}
+
+/// A file found under the root, opened, with what `fstat` said of it.
 struct Found {
-    path: PathBuf,
+    file: File,
     len: u64,
+    /// The modification time, clamped into `[UNIX_EPOCH, now]`.
     modified: SystemTime,
 }
 
@@ -74,64 +86,79 @@ async fn serve(root: &Path, scope: &HttpScope, send: &mut Sender) -> Result<(), 
     let Some(relative) = safe_relative(&scope.path) else {
         return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
     };
+    let wants_directory = scope.path.ends_with('/');
+    // The type follows the name asked for, not a symlink's target (as nginx does).
+    let content_type =
+        if wants_directory { content_type(Path::new("index.html")) } else { content_type(&relative) };
     let root_owned = root.to_path_buf();
-    let found = ::blocking::unblock(move || locate(&root_owned, &relative)).await;
-    let Some(found) = found else {
-        return answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await;
-    };
+    match ::blocking::unblock(move || locate(&root_owned, &relative, wants_directory)).await {
+        Located::File(found) => serve_file(scope, send, found, content_type).await,
+        Located::Directory => {
+            let location = directory_location(&scope.root_path, &scope.path, &scope.query_string);
+            let headers = vec![(Bytes::from_static(b"location"), Bytes::from(location))];
+            answer(send, StatusCode::MOVED_PERMANENTLY, headers, "moved permanently\n").await
+        }
+        Located::Missing => answer(send, StatusCode::NOT_FOUND, Vec::new(), "not found\n").await,
+    }
+}
+
+async fn serve_file(
+    scope: &HttpScope,
+    send: &mut Sender,
+    found: Found,
+    content_type: &'static str,
+) -> Result<(), AppError> {
     let etag = etag(&found);
     let last_modified = httpdate::fmt_http_date(found.modified);
     let mut headers: HeaderList = vec![
-        (Bytes::from_static(b"content-type"), Bytes::from_static(content_type(&found.path).as_bytes())),
         (Bytes::from_static(b"etag"), Bytes::from(etag.clone())),
         (Bytes::from_static(b"last-modified"), Bytes::from(last_modified)),
-        (Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")),
     ];
-    if not_modified(scope, &etag, found.modified) {
-        headers.retain(|(name, _)| &name[..] != b"content-type" && &name[..] != b"accept-ranges");
-        send.send(SendEvent::ResponseStart { status: StatusCode::NOT_MODIFIED, headers, trailers: false })
-            .await?;
-        return Ok(send.body(Bytes::new(), false).await?);
-    }
-    let range = scope
-        .header("range")
-        .filter(|_| if_range_holds(scope, &etag, found.modified))
-        .map(|value| parse_range(value, found.len));
-    match range {
-        Some(Range::Unsatisfiable) => {
-            headers
-                .push((Bytes::from_static(b"content-range"), Bytes::from(format!("bytes */{}", found.len))));
-            answer(send, StatusCode::RANGE_NOT_SATISFIABLE, headers, "range not satisfiable\n").await
-        }
-        Some(Range::Bytes(start, end)) => {
-            let length = end - start + 1;
-            let content_range = format!("bytes {start}-{end}/{}", found.len);
-            headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
-            headers.push((Bytes::from_static(b"content-length"), Bytes::from(length.to_string())));
+    match preconditions(&scope.headers, &etag, found.modified) {
+        Precondition::Failed => {
             send.send(SendEvent::ResponseStart {
-                status: StatusCode::PARTIAL_CONTENT,
+                status: StatusCode::PRECONDITION_FAILED,
+                headers: Vec::new(),
+                trailers: false,
+            })
+            .await?;
+            return Ok(send.body(Bytes::new(), false).await?);
+        }
+        Precondition::NotModified => {
+            send.send(SendEvent::ResponseStart {
+                status: StatusCode::NOT_MODIFIED,
                 headers,
                 trailers: false,
             })
             .await?;
-            if scope.method == Method::HEAD {
-                return Ok(send.body(Bytes::new(), false).await?);
-            }
-            send_range(send, found.path, start, length).await
+            return Ok(send.body(Bytes::new(), false).await?);
+        }
+        Precondition::Proceed => {}
+    }
+    headers.push((Bytes::from_static(b"content-type"), Bytes::from_static(content_type.as_bytes())));
+    headers.push((Bytes::from_static(b"accept-ranges"), Bytes::from_static(b"bytes")));
+    let range = scope
+        .header("range")
+        .filter(|_| if_range_holds(scope, &etag, found.modified))
+        .map(|value| parse_range(value, found.len));
+    let (status, range) = match range {
+        Some(Range::Unsatisfiable) => {
+            headers
+                .push((Bytes::from_static(b"content-range"), Bytes::from(format!("bytes */{}", found.len))));
+            return answer(send, StatusCode::RANGE_NOT_SATISFIABLE, headers, "range not satisfiable\n").await;
+        }
+        Some(Range::Bytes(start, end)) => {
+            let content_range = format!("bytes {start}-{end}/{}", found.len);
+            headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
+            (StatusCode::PARTIAL_CONTENT, Some(FileRange { offset: start, length: end - start + 1 }))
         }
         // No range, an ignored one (several ranges, or `If-Range` no longer holds).
-        Some(Range::Whole) | None => {
-            if scope.method == Method::HEAD {
-                headers.push((Bytes::from_static(b"content-length"), Bytes::from(found.len.to_string())));
-                send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false })
-                    .await?;
-                return Ok(send.body(Bytes::new(), false).await?);
-            }
-            send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
-            // The connection streams the file from its blocking pool (with its length).
-            Ok(send.send(SendEvent::ResponseFile { path: found.path }).await?)
-        }
-    }
+        Some(Range::Whole) | None => (StatusCode::OK, None),
+    };
+    send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
+    // The connection reads the file on its blocking pool, as the client takes it,
+    // and sends its length; for HEAD only the head.
+    Ok(send.send(SendEvent::ResponseOpenFile { file: found.file.into(), range }).await?)
 }
 
 async fn answer(
@@ -160,23 +187,67 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
-/// Finds `relative` under `root`, following symlinks only while they stay inside it.
-fn locate(root: &Path, relative: &Path) -> Option<Found> {
-    let mut path = std::fs::canonicalize(root.join(relative)).ok()?;
-    if !path.starts_with(root) {
+/// Finds `relative` under `root`, following symlinks only while they stay inside
+/// it, and opens it. A directory is served (its `index.html`) only when the
+/// request path ended in a slash; a file only when it did not.
+fn locate(root: &Path, relative: &Path, wants_directory: bool) -> Located {
+    let Some(path) = inside(root, &root.join(relative)) else { return Located::Missing };
+    let Ok(metadata) = std::fs::metadata(&path) else { return Located::Missing };
+    let path = match (metadata.is_dir(), wants_directory) {
+        (true, false) => return Located::Directory,
+        (true, true) => match inside(root, &path.join("index.html")) {
+            Some(index) => index,
+            None => return Located::Missing,
+        },
+        // `/a.txt/`: a file is no directory.
+        (false, true) => return Located::Missing,
+        (false, false) => path,
+    };
+    open_regular(&path).map_or(Located::Missing, Located::File)
+}
+
+/// `path` resolved, if it lies under `root`.
+fn inside(root: &Path, path: &Path) -> Option<PathBuf> {
+    let path = std::fs::canonicalize(path).ok()?;
+    path.starts_with(root).then_some(path)
+}
+
+fn open_regular(path: &Path) -> Option<Found> {
+    // Checked before opening: opening a FIFO would wait for a writer.
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
-    if path.is_dir() {
-        path = std::fs::canonicalize(path.join("index.html")).ok()?;
-        if !path.starts_with(root) {
-            return None;
-        }
-    }
-    let metadata = std::fs::metadata(&path).ok()?;
+    let file = File::open(path).ok()?;
+    let metadata = file.metadata().ok()?;
     if !metadata.is_file() {
         return None;
     }
-    Some(Found { path, len: metadata.len(), modified: metadata.modified().unwrap_or(UNIX_EPOCH) })
+    let modified = clamp_modified(metadata.modified().unwrap_or(UNIX_EPOCH), SystemTime::now());
+    Some(Found { file, len: metadata.len(), modified })
+}
+
+/// A modification time fit for `Last-Modified`: not before 1970 (HTTP dates cannot
+/// say it) and not after `now` (RFC 9110 §8.8.2.1: a future one is replaced by the
+/// response's date).
+fn clamp_modified(modified: SystemTime, now: SystemTime) -> SystemTime {
+    modified.min(now).max(UNIX_EPOCH)
+}
+
+/// Where a directory asked for without its trailing slash lives: its path under
+/// the mount point, re-encoded segment by segment, so the URL always starts with
+/// exactly one `/` (`//host` would send the client to another site).
+fn directory_location(root_path: &str, path: &str, query: &[u8]) -> String {
+    let mut location = String::from("/");
+    let segments = root_path.split('/').chain(path.split('/')).filter(|segment| !segment.is_empty());
+    for segment in segments {
+        encode_segment(segment, &mut location);
+        location.push('/');
+    }
+    if !query.is_empty() {
+        location.push('?');
+        encode_query(query, &mut location);
+    }
+    location
 }
 
 fn etag(found: &Found) -> String {
@@ -184,21 +255,61 @@ fn etag(found: &Found) -> String {
     format!("\"{:x}-{nanos:x}\"", found.len)
 }
 
-/// RFC 9110 §13.1.2–3: `If-None-Match` (weak comparison) wins over `If-Modified-Since`.
-fn not_modified(scope: &HttpScope, etag: &str, modified: SystemTime) -> bool {
-    if let Some(candidates) = scope.header("if-none-match") {
-        return matches_etag(candidates, etag);
-    }
-    let Some(since) = scope.header("if-modified-since").and_then(parse_date) else { return false };
-    truncate_to_seconds(modified) <= since
+/// What the request's preconditions decide.
+#[derive(Debug, PartialEq, Eq)]
+enum Precondition {
+    /// 412.
+    Failed,
+    /// 304.
+    NotModified,
+    Proceed,
 }
 
-fn matches_etag(candidates: &[u8], etag: &str) -> bool {
-    let candidates = String::from_utf8_lossy(candidates);
-    candidates
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag)
+/// RFC 9110 §13.2.2 steps 1–4, for a `GET` or `HEAD` of a file that exists:
+/// `If-Match` (strong comparison), else `If-Unmodified-Since`; then
+/// `If-None-Match` (weak comparison), else `If-Modified-Since`.
+fn preconditions(headers: &Headers, etag: &str, modified: SystemTime) -> Precondition {
+    let modified = truncate_to_seconds(modified);
+    if headers.get(b"if-match").is_some() {
+        if !matches_etag(headers.get_all(b"if-match"), etag, Comparison::Strong) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = headers.get(b"if-unmodified-since").and_then(parse_date)
+        && modified > since
+    {
+        return Precondition::Failed;
+    }
+    if headers.get(b"if-none-match").is_some() {
+        if matches_etag(headers.get_all(b"if-none-match"), etag, Comparison::Weak) {
+            return Precondition::NotModified;
+        }
+    } else if let Some(since) = headers.get(b"if-modified-since").and_then(parse_date)
+        && modified <= since
+    {
+        return Precondition::NotModified;
+    }
+    Precondition::Proceed
+}
+
+/// How entity tags are compared (RFC 9110 §8.8.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    /// Equal, and neither weak.
+    Strong,
+    /// Equal once any `W/` is set aside.
+    Weak,
+}
+
+/// Whether any entity tag in the field values matches `etag` (ours, always
+/// strong), or a value is `*` (the file exists).
+fn matches_etag<'a>(values: impl Iterator<Item = &'a [u8]>, etag: &str, comparison: Comparison) -> bool {
+    values.flat_map(|value| value.split(|&byte| byte == b',')).map(<[u8]>::trim_ascii).any(|candidate| {
+        let candidate = match comparison {
+            Comparison::Weak => candidate.strip_prefix(b"W/").unwrap_or(candidate),
+            Comparison::Strong => candidate,
+        };
+        candidate == b"*" || candidate == etag.as_bytes()
+    })
 }
 
 /// `If-Range` (RFC 9110 §13.1.5): the range applies only if the validator still
@@ -229,52 +340,51 @@ enum Range {
     Whole,
 }
 
-/// One `bytes=` range of a `len`-byte file (RFC 9110 §14.1.2).
+/// One `bytes=` range of a `len`-byte file (RFC 9110 §14.1.1): `first-last`,
+/// `first-` or `-suffix`, positions in decimal digits only. A position too large
+/// for a `u64` is past the end of any file: as a last position it means the end,
+/// as a first it is unsatisfiable.
 fn parse_range(value: &[u8], len: u64) -> Range {
-    let Some(spec) = std::str::from_utf8(value).ok().and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some((unit, spec)) = std::str::from_utf8(value).ok().and_then(|v| v.trim().split_once('=')) else {
         return Range::Whole;
     };
-    if spec.contains(',') {
+    if !unit.eq_ignore_ascii_case("bytes") || spec.contains(',') {
         return Range::Whole;
     }
     let Some((first, last)) = spec.trim().split_once('-') else { return Range::Whole };
-    let (first, last) = (first.trim(), last.trim());
-    let range = match (first.parse::<u64>(), last.parse::<u64>()) {
-        // `-N`: the last N bytes.
-        _ if first.is_empty() => match last.parse::<u64>() {
-            Ok(0) | Err(_) => return if last.is_empty() { Range::Whole } else { Range::Unsatisfiable },
-            Ok(suffix) => (len.saturating_sub(suffix), len.saturating_sub(1)),
-        },
-        (Ok(start), _) if last.is_empty() => (start, len.saturating_sub(1)),
-        (Ok(start), Ok(end)) if start <= end => (start, end.min(len.saturating_sub(1))),
+    let (first, last) = (position(first.trim()), position(last.trim()));
+    let (start, end) = match (first, last) {
+        // `-N`: the last N bytes (of an empty file: nothing to take them from).
+        (Position::Empty, Position::Digits(0)) => return Range::Unsatisfiable,
+        (Position::Empty, Position::Digits(_)) if len == 0 => return Range::Whole,
+        (Position::Empty, Position::Digits(suffix)) => (len.saturating_sub(suffix), len.saturating_sub(1)),
+        (Position::Digits(start), Position::Empty) => (start, len.saturating_sub(1)),
+        (Position::Digits(start), Position::Digits(end)) if start <= end => {
+            (start, end.min(len.saturating_sub(1)))
+        }
         _ => return Range::Whole,
     };
-    if len == 0 || range.0 >= len { Range::Unsatisfiable } else { Range::Bytes(range.0, range.1) }
+    if len == 0 || start >= len { Range::Unsatisfiable } else { Range::Bytes(start, end) }
 }
 
-/// Sends `length` bytes of `path` from `start`, a bounded piece at a time.
-async fn send_range(send: &mut Sender, path: PathBuf, start: u64, length: u64) -> Result<(), AppError> {
-    let mut file = ::blocking::unblock(move || -> std::io::Result<File> {
-        let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok(file)
-    })
-    .await?;
-    let mut left = length;
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(RANGE_CHUNK);
-        let (returned, chunk) = ::blocking::unblock(move || {
-            let mut buf = vec![0u8; want];
-            let read = file.read_exact(&mut buf).map(|()| Bytes::from(buf));
-            (file, read)
-        })
-        .await;
-        file = returned;
-        let chunk = chunk?;
-        left -= chunk.len() as u64;
-        send.body(chunk, left > 0).await?;
+/// One side of a byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Empty,
+    /// Decimal digits, saturated at `u64::MAX`.
+    Digits(u64),
+    /// Anything else (a sign, a space, a letter): the range is invalid.
+    Invalid,
+}
+
+fn position(text: &str) -> Position {
+    if text.is_empty() {
+        return Position::Empty;
     }
-    Ok(())
+    if !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Position::Invalid;
+    }
+    Position::Digits(text.parse().unwrap_or(u64::MAX))
 }
 
 /// The content type of a file, by its extension.
@@ -310,7 +420,15 @@ fn content_type(path: &Path) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http::Version;
+
     use super::*;
+    use crate::app::Extensions;
+    use crate::exchange::Exchange;
 
     #[test]
     fn ranges() {
@@ -329,6 +447,29 @@ mod tests {
     }
 
     #[test]
+    fn range_positions_are_digits_and_the_unit_has_any_case() {
+        assert_eq!(parse_range(b"Bytes=0-3", 100), Range::Bytes(0, 3));
+        assert_eq!(parse_range(b"BYTES=-3", 100), Range::Bytes(97, 99));
+        // RFC 9110 §14.1.1: a suffix is the one range an empty file satisfies; it
+        // is the whole (empty) file.
+        assert_eq!(parse_range(b"bytes=-3", 0), Range::Whole);
+        for invalid in ["bytes=+2-4", "bytes=2-+4", "bytes=--3", "bytes=-", "bytes=0x1-2", "bytes=1 2-3"] {
+            assert_eq!(parse_range(invalid.as_bytes(), 100), Range::Whole, "{invalid}");
+        }
+    }
+
+    #[test]
+    fn range_positions_too_large_for_a_u64_lie_past_the_end() {
+        assert_eq!(parse_range(b"bytes=0-99999999999999999999999", 100), Range::Bytes(0, 99));
+        assert_eq!(parse_range(b"bytes=99999999999999999999999-", 100), Range::Unsatisfiable);
+        assert_eq!(
+            parse_range(b"bytes=99999999999999999999999-99999999999999999999999", 100),
+            Range::Unsatisfiable
+        );
+        assert_eq!(parse_range(b"bytes=-99999999999999999999999", 100), Range::Bytes(0, 99));
+    }
+
+    #[test]
     fn paths_that_leave_the_root_are_refused() {
         assert_eq!(safe_relative("/a/b.txt"), Some(PathBuf::from("a/b.txt")));
         assert_eq!(safe_relative("//a//b"), Some(PathBuf::from("a/b")));
@@ -339,9 +480,153 @@ mod tests {
     }
 
     #[test]
-    fn entity_tags_compare_weakly_for_if_none_match() {
-        assert!(matches_etag(b"\"a\", W/\"b\"", "\"b\""));
-        assert!(matches_etag(b"*", "\"b\""));
-        assert!(!matches_etag(b"\"c\"", "\"b\""));
+    fn directory_redirects_stay_on_this_site() {
+        assert_eq!(directory_location("", "/sub", b""), "/sub/");
+        assert_eq!(directory_location("", "//evil.com", b""), "/evil.com/");
+        assert_eq!(directory_location("//", "///evil.com//x", b""), "/evil.com/x/");
+        assert_eq!(directory_location("/app/", "/a b/c", b"x=1&y"), "/app/a%20b/c/?x=1&y");
+        assert_eq!(directory_location("", "/%2F/evil.com", b""), "/%252F/evil.com/");
+        assert_eq!(directory_location("", "/a%5Cb", b""), "/a%255Cb/");
+    }
+
+    #[test]
+    fn modification_times_are_clamped_to_what_http_can_say() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let before_1970 = UNIX_EPOCH - Duration::from_secs(86_400 * 365 * 10);
+        let future = now + Duration::from_secs(86_400);
+        assert_eq!(clamp_modified(before_1970, now), UNIX_EPOCH);
+        assert_eq!(clamp_modified(future, now), now);
+        let past = now - Duration::from_secs(60);
+        assert_eq!(clamp_modified(past, now), past);
+        assert_eq!(
+            httpdate::fmt_http_date(clamp_modified(before_1970, now)),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        Headers::from_pairs(pairs.iter().map(|(name, value)| (name.as_bytes(), value.as_bytes())))
+    }
+
+    #[test]
+    fn preconditions_are_evaluated_in_the_order_of_rfc_9110() {
+        let etag = "\"3e8-1\"";
+        let modified = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let before = "Sat, 08 Sep 2001 00:00:00 GMT";
+        let at = "Sun, 09 Sep 2001 01:46:40 GMT";
+        let check = |pairs: &[(&str, &str)]| preconditions(&headers(pairs), etag, modified);
+        assert_eq!(check(&[]), Precondition::Proceed);
+        // If-Match: strong comparison; `*` for a file that exists.
+        assert_eq!(check(&[("if-match", "\"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "\"x\", \"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "\"x\""), ("if-match", "\"3e8-1\"")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "*")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "W/\"3e8-1\"")]), Precondition::Failed);
+        assert_eq!(check(&[("if-match", "\"x\"")]), Precondition::Failed);
+        // If-Unmodified-Since, only without If-Match.
+        assert_eq!(check(&[("if-unmodified-since", before)]), Precondition::Failed);
+        assert_eq!(check(&[("if-unmodified-since", at)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-unmodified-since", "garbage")]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", "*"), ("if-unmodified-since", before)]), Precondition::Proceed);
+        // A failed If-Match wins over a matching If-None-Match.
+        assert_eq!(check(&[("if-match", "\"x\""), ("if-none-match", etag)]), Precondition::Failed);
+        // If-None-Match: weak comparison, and it overrides If-Modified-Since.
+        assert_eq!(check(&[("if-none-match", "W/\"3e8-1\"")]), Precondition::NotModified);
+        assert_eq!(check(&[("if-none-match", "*")]), Precondition::NotModified);
+        assert_eq!(check(&[("if-none-match", "\"x\""), ("if-modified-since", at)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-modified-since", at)]), Precondition::NotModified);
+        assert_eq!(check(&[("if-modified-since", before)]), Precondition::Proceed);
+        assert_eq!(check(&[("if-match", etag), ("if-none-match", etag)]), Precondition::NotModified);
+    }
+
+    fn scope(path: &str, pairs: &[(&str, &str)]) -> HttpScope {
+        HttpScope {
+            http_version: Version::HTTP_11,
+            method: Method::GET,
+            scheme: "http",
+            path: path.to_owned(),
+            raw_path: Bytes::copy_from_slice(path.as_bytes()),
+            query_string: Bytes::new(),
+            root_path: String::new(),
+            headers: headers(pairs),
+            client: None,
+            server: None,
+            extensions: Extensions::default(),
+            tls: None,
+            state: Arc::default(),
+        }
+    }
+
+    /// What the application sends for `scope`, taken once it is done.
+    fn served(root: &Path, scope: &HttpScope) -> Vec<SendEvent> {
+        let (exchange, _receiver, mut sender) = Exchange::new_http(10, None);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(serve(root, scope, &mut sender)).unwrap();
+        std::iter::from_fn(|| exchange.pop()).collect()
+    }
+
+    fn header_value<'a>(event: &'a SendEvent, name: &str) -> Option<&'a str> {
+        let SendEvent::ResponseStart { headers, .. } = event else { return None };
+        let (_, value) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))?;
+        std::str::from_utf8(value).ok()
+    }
+
+    /// The body a file event stands for, read now the way the connection would.
+    fn file_body(event: &SendEvent) -> Vec<u8> {
+        let (whole, range) = match event {
+            SendEvent::ResponseOpenFile { file, range } => {
+                let file = file.clone().into_inner();
+                let mut whole = vec![0; usize::try_from(file.metadata().unwrap().len()).unwrap()];
+                file.read_exact_at(&mut whole, 0).unwrap();
+                (whole, *range)
+            }
+            SendEvent::ResponseFile { path, range } => (std::fs::read(path).unwrap(), *range),
+            other => panic!("the body is not left to the connection's file sender: {other:?}"),
+        };
+        match range {
+            Some(FileRange { offset, length }) => {
+                let offset = usize::try_from(offset).unwrap();
+                whole[offset..offset + usize::try_from(length).unwrap()].to_vec()
+            }
+            None => whole,
+        }
+    }
+
+    fn site(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("milpa-static-unit-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("file.txt"), vec![b'a'; 1000]).unwrap();
+        root
+    }
+
+    /// Replaces `name` the way deployments do: a new file renamed over the old.
+    fn replace_atomically(root: &Path, name: &str) {
+        std::fs::write(root.join("new.tmp"), vec![b'b'; 3000]).unwrap();
+        std::fs::rename(root.join("new.tmp"), root.join(name)).unwrap();
+    }
+
+    #[test]
+    fn a_range_is_read_by_the_connection_from_the_file_its_headers_describe() {
+        let root = site("range");
+        let events = served(&root, &scope("/file.txt", &[("range", "bytes=900-")]));
+        replace_atomically(&root, "file.txt");
+        let [start, body] = &events[..] else { panic!("{events:?}") };
+        assert!(matches!(start, SendEvent::ResponseStart { status: StatusCode::PARTIAL_CONTENT, .. }));
+        assert_eq!(header_value(start, "content-range"), Some("bytes 900-999/1000"));
+        let sent = file_body(body);
+        assert!(sent == [b'a'; 100], "the old file's last 100 bytes, not {} of the new one's", sent.len());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_file_replaced_after_its_headers_are_made_is_sent_as_they_describe_it() {
+        let root = site("replace");
+        let events = served(&root, &scope("/file.txt", &[]));
+        replace_atomically(&root, "file.txt");
+        let [start, body] = &events[..] else { panic!("{events:?}") };
+        assert!(header_value(start, "etag").is_some_and(|etag| etag.starts_with("\"3e8-")), "{start:?}");
+        let sent = file_body(body);
+        assert!(sent == [b'a'; 1000], "the old file's 1000 bytes, not the new one's {}", sent.len());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -99,7 +99,7 @@ async fn a_file_and_its_trailers_wait_for_the_window() {
                     trailers: true,
                 })
                 .await?;
-                send.send(SendEvent::ResponseFile { path: file }).await?;
+                send.send(SendEvent::ResponseFile { path: file, range: None }).await?;
                 let trailers = vec![(Bytes::from_static(b"x-done"), Bytes::from_static(b"1"))];
                 send.send(SendEvent::ResponseTrailers { headers: trailers, more_trailers: false }).await?;
             }

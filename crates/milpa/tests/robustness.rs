@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use milpa::{AppError, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
+use milpa::{AppError, FileRange, ReceiveEvent, Receiver, Scope, SendEvent, Sender};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,14 +52,50 @@ async fn start(scope: &Scope, send: &mut Sender) -> Result<(), AppError> {
 }
 
 fn file_app(path: std::path::PathBuf) -> impl milpa::App {
+    file_range_app(path, None)
+}
+
+/// Answers every request with `range` of the file at `path`.
+fn file_range_app(path: std::path::PathBuf, range: Option<FileRange>) -> impl milpa::App {
     move |scope: Scope, _receive: Receiver, mut send: Sender| {
         let path = path.clone();
         async move {
             start(&scope, &mut send).await?;
-            send.send(SendEvent::ResponseFile { path }).await?;
+            send.send(SendEvent::ResponseFile { path, range }).await?;
             Ok::<(), AppError>(())
         }
     }
+}
+
+/// 3 MB of a repeating pattern in a file of its own.
+fn big_file(tag: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("milpa-{tag}-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &contents).unwrap();
+    (path, contents)
+}
+
+/// The body of a response read over HTTP/2, with its `content-length`.
+async fn h2_get(server: &TestServer, method: http::Method) -> (StatusCode, Option<String>, Vec<u8>) {
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+    let request = http::Request::builder().method(method).uri(server.url("/")).body(()).unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let response = response.await.unwrap();
+    let status = response.status();
+    let length = response.headers().get("content-length").map(|v| v.to_str().unwrap().to_owned());
+    let mut body = response.into_body();
+    let mut got = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.unwrap();
+        let _ = body.flow_control().release_capacity(data.len());
+        got.extend_from_slice(&data);
+    }
+    (status, length, got)
 }
 
 on_every_runtime! {
@@ -435,6 +471,62 @@ on_every_runtime! {
         assert!(head.contains("content-length: 3000000\r\n"), "{head}");
         assert!(out[split..] == contents[..], "the body is the file");
         server.stop().await.unwrap();
+    }
+
+    async fn a_file_range_is_sent_with_its_length_over_http1_and_http2() {
+        let (path, contents) = big_file("file-range");
+        let range = FileRange { offset: 1_000_001, length: 1_500_000 };
+        let server = TestServer::start(file_range_app(path.clone(), Some(range))).await;
+        let expected = &contents[1_000_001..2_500_001];
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut out = Vec::new();
+        let finished = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+        assert!(finished.is_ok(), "stalled after {} bytes", out.len());
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&out[..split]);
+        assert!(head.contains("content-length: 1500000\r\n"), "{head}");
+        assert!(out[split..] == expected[..], "the body is the range ({} bytes)", out.len() - split);
+        let (status, length, body) = h2_get(&server, http::Method::GET).await;
+        assert_eq!((status, length.as_deref()), (StatusCode::OK, Some("1500000")));
+        assert!(body == expected, "the body is the range ({} bytes)", body.len());
+        server.stop().await.unwrap();
+
+        // A range the file does not hold is refused before anything is sent.
+        let past_the_end = FileRange { offset: 2_000_000, length: 1_000_001 };
+        let server = TestServer::start(file_range_app(path.clone(), Some(past_the_end))).await;
+        let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;
+        assert!(out.starts_with("HTTP/1.1 500 Internal Server Error"), "{out}");
+        assert_eq!(h2_get(&server, http::Method::GET).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    async fn head_of_a_file_response_sends_the_head_without_reading_the_file() {
+        // Opened for writing only: any read of it fails, and a failed read after
+        // the head closes the connection. HEAD must not read it at all.
+        let (path, _) = big_file("file-head");
+        let dir = path.parent().unwrap().to_owned();
+        let app = move |scope: Scope, _receive: Receiver, mut send: Sender| {
+            let path = path.clone();
+            async move {
+                start(&scope, &mut send).await?;
+                let unreadable = std::fs::OpenOptions::new().write(true).open(path)?;
+                let range = Some(FileRange { offset: 10, length: 100 });
+                send.send(SendEvent::ResponseOpenFile { file: unreadable.into(), range }).await?;
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let heads = b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\nHEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let out = raw(server.addr, heads, Duration::from_secs(3)).await;
+        assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "both answered on one connection: {out}");
+        assert_eq!(out.matches("content-length: 100\r\n").count(), 2, "{out}");
+        assert!(out.ends_with("\r\n\r\n"), "no body: {out}");
+        let (status, length, body) = h2_get(&server, http::Method::HEAD).await;
+        assert_eq!((status, length.as_deref(), body.len()), (StatusCode::OK, Some("100"), 0));
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     async fn missing_file_is_a_500() {

@@ -14,12 +14,12 @@ use futures_io::{AsyncRead, AsyncWrite};
 use http::{Method, StatusCode, Version};
 use milpa_h1::{Connection, Event, FieldBlock, Request};
 
-use super::file::{FileEvent, FileSend};
+use super::file::{FileEvent, FileSend, Source};
 use super::h2::H2cUpgrade;
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, call_app, poll_app};
+use super::{ConnContext, Detached, Response, call_app, is_bodiless, poll_app};
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
 use crate::exchange::{Exchange, Kind};
@@ -879,8 +879,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     links.iter().map(|link| (&b"link"[..], &link[..])),
                 )?;
             }
-            SendEvent::ResponseFile { path } => {
-                current.file = Some(FileSend::open(&self.rt, path));
+            SendEvent::ResponseFile { path, range } => {
+                current.file = Some(FileSend::open(&self.rt, Source::Path(path), range));
+            }
+            SendEvent::ResponseOpenFile { file, range } => {
+                current.file = Some(FileSend::open(&self.rt, Source::Open(file.into_inner()), range));
             }
             // No server push over HTTP/1.1; lifespan events do not belong here.
             _ => {}
@@ -900,6 +903,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             Poll::Ready(event) => event,
         };
         let trailers = current.trailers_announced;
+        // A HEAD answer, a 204 or a 304 is complete with its head: the file is not read.
+        let no_content = current.head || current.status.is_some_and(is_bodiless);
         let result = match event {
             Ok(FileEvent::Length(length)) => {
                 if let Some(record) = &mut current.record {
@@ -913,7 +918,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     }
                     None => Ok(()),
                 };
-                sent.map(|()| length == 0)
+                sent.map(|()| length == 0 || no_content)
             }
             Ok(FileEvent::Chunk { data, last }) => {
                 self.conn.send_data(data).map(|()| last).map_err(|e| e.to_string())

@@ -106,6 +106,12 @@ pub(crate) fn poll_app(task: &mut AppFuture, cx: &mut Context<'_>) -> Poll<TaskE
     }
 }
 
+/// Statuses whose responses have no content (RFC 9110 §15.3.5, §15.4.5): no body,
+/// and no `content-length` made up from one.
+pub(crate) fn is_bodiless(status: http::StatusCode) -> bool {
+    status == http::StatusCode::NO_CONTENT || status == http::StatusCode::NOT_MODIFIED
+}
+
 fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(message) = panic.downcast_ref::<&str>() {
         (*message).to_owned()

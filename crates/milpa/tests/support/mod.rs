@@ -260,7 +260,7 @@ pub async fn test_app(scope: Scope, mut receive: Receiver, mut send: Sender) -> 
             send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: text, trailers: false })
                 .await?;
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into();
-            send.send(SendEvent::ResponseFile { path }).await?;
+            send.send(SendEvent::ResponseFile { path, range: None }).await?;
             Ok(())
         }
         "/panic" => panic!("the application panicked on purpose"),

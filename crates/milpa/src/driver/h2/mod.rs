@@ -16,11 +16,11 @@ use http::{Method, StatusCode, Version};
 use milpa_h2::frame::{Reason, StreamId, StreamIdMap};
 use milpa_h2::{Connection, Event, SendError};
 
-use super::file::{FileEvent, FileSend};
+use super::file::{FileEvent, FileSend, Source};
 use super::scratch::{self, Received};
 use super::timer::Timer;
 use super::write::{Flushed, WriteQueue};
-use super::{ConnContext, Detached, Response, call_app, poll_app};
+use super::{ConnContext, Detached, Response, call_app, is_bodiless, poll_app};
 use held::HeldBytes;
 use websocket::Socket;
 
@@ -140,12 +140,6 @@ fn parse_length(value: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(value).ok()?.parse().ok()
-}
-
-/// Statuses whose responses have no content (RFC 9110 §15.3.5, §15.4.5): no DATA,
-/// and no `content-length` made up from the body.
-fn is_bodiless(status: StatusCode) -> bool {
-    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
 }
 
 /// HTTP/2 field names are lower case (RFC 9113 §8.2.1); applications may name
@@ -897,8 +891,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 self.push(id, path, headers);
                 Outcome::Continue
             }
-            SendEvent::ResponseFile { path } => {
-                stream.file = Some(FileSend::open(&self.rt, path));
+            SendEvent::ResponseFile { path, range } => {
+                stream.file = Some(FileSend::open(&self.rt, Source::Path(path), range));
+                Outcome::Continue
+            }
+            SendEvent::ResponseOpenFile { file, range } => {
+                stream.file = Some(FileSend::open(&self.rt, Source::Open(file.into_inner()), range));
                 Outcome::Continue
             }
             _ => Outcome::Continue,
