@@ -352,7 +352,7 @@ async fn sniff<S: futures_io::AsyncRead + Unpin>(stream: &mut S) -> std::io::Res
 /// the larger HTTP/2 driver's state (15 KiB less per slowloris socket); the TLS
 /// path is boxed too, or its state (over a kilobyte of it the TLS stream) would
 /// size every plain connection's future: 2.9 KiB each, now a few hundred bytes.
-async fn serve_connection<R, S>(rt: R, mut stream: S, peer: Option<SocketAddr>, ctx: Arc<ConnContext>)
+async fn serve_connection<R, S>(rt: R, stream: S, peer: Option<SocketAddr>, ctx: Arc<ConnContext>)
 where
     R: Runtime,
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
@@ -360,6 +360,21 @@ where
     if let Some(tls) = ctx.tls.clone() {
         return Box::pin(serve_tls(rt, stream, peer, ctx, tls)).await;
     }
+    serve_sniffed(rt, stream, peer, ctx, None).await;
+}
+
+/// Serves a connection whose protocol its first bytes tell: HTTP/2 when they
+/// are the HTTP/2 preface (prior knowledge), else HTTP/1.1.
+async fn serve_sniffed<R, S>(
+    rt: R,
+    mut stream: S,
+    peer: Option<SocketAddr>,
+    ctx: Arc<ConnContext>,
+    tls: Option<Arc<crate::tls::TlsInfo>>,
+) where
+    R: Runtime,
+    S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static,
+{
     // The header read timeout bounds a client that sends nothing; a shutdown
     // closes it at once, as an idle keep-alive connection is.
     let deadline = rt.sleep_until(Instant::now() + ctx.config.header_read_timeout);
@@ -371,11 +386,11 @@ where
     match sniffed {
         Some(Ok((initial, true))) => {
             let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http2));
-            Box::pin(driver::h2::serve(rt, stream, peer, ctx, None, initial)).await;
+            Box::pin(driver::h2::serve(rt, stream, peer, ctx, tls, initial)).await;
         }
         Some(Ok((initial, false))) => {
             let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http1));
-            Box::pin(driver::h1::serve(rt, stream, peer, ctx, None, initial)).await;
+            Box::pin(driver::h1::serve(rt, stream, peer, ctx, tls, initial)).await;
         }
         Some(Err(error)) => tracing::debug!(%error, ?peer, "connection failed before its first request"),
         None => tracing::debug!(?peer, "connection sent nothing (in time, or before a shutdown)"),
@@ -404,13 +419,18 @@ async fn serve_tls<R, S>(
     match race(handshake, timed_out).await {
         Some(Ok(stream)) => {
             let info = Arc::new(stream.info());
-            let protocol =
-                if info.alpn.as_deref() == Some(b"h2") { Protocol::Http2 } else { Protocol::Http1 };
-            let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(protocol));
-            if info.alpn.as_deref() == Some(b"h2") {
-                Box::pin(driver::h2::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new())).await;
-            } else {
-                Box::pin(driver::h1::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new())).await;
+            match info.alpn.as_deref() {
+                Some(b"h2") => {
+                    let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http2));
+                    Box::pin(driver::h2::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new())).await;
+                }
+                Some(_) => {
+                    let _open = ctx.metrics.as_ref().map(|metrics| metrics.connection(Protocol::Http1));
+                    Box::pin(driver::h1::serve(rt, stream, peer, ctx, Some(info), bytes::Bytes::new())).await;
+                }
+                // No ALPN: the first bytes tell, as on plain text (HTTP/2 with
+                // prior knowledge over TLS, as Hypercorn accepts it).
+                None => Box::pin(serve_sniffed(rt, stream, peer, ctx, Some(info))).await,
             }
         }
         Some(Err(error)) => tracing::debug!(%error, ?peer, "TLS handshake failed"),

@@ -122,6 +122,28 @@ on_every_runtime! {
         assert!(started.elapsed() < Duration::from_secs(4), "shutdown took {:?}", started.elapsed());
     }
 
+    async fn http2_prior_knowledge_over_tls_without_alpn_is_served() {
+        let cert = certificate("no-alpn");
+        let server = TestServer::start_with(tls_config(&cert), tls_app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = client(&cert, &[]).connect(name, tcp).await.unwrap();
+        let (client, connection) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let (response, _) = client.send_request(Request::get(url).body(()).unwrap(), true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        let mut got = Vec::new();
+        while let Some(data) = body.data().await {
+            got.extend_from_slice(&data.unwrap());
+        }
+        assert!(got.starts_with(b"https "), "{}", String::from_utf8_lossy(&got));
+        server.stop().await.unwrap();
+    }
+
     async fn plain_http_to_a_tls_port_is_refused() {
         let cert = certificate("plain");
         let server = TestServer::start_with(tls_config(&cert), tls_app).await;
