@@ -18,7 +18,9 @@ use crate::exchange::{Receiver, Sender};
 /// field it passes through untouched is whatever the client wrote.
 /// The client is the right-most hop in the chain that is not itself a trusted
 /// proxy, so a client cannot forge its address by prepending entries; a hop that
-/// cannot be read stops the walk (the peer stays the client).
+/// cannot be read stops the walk (the peer stays the client). A connection over
+/// a Unix-domain socket (a proxy such as nginx in front, on the same machine)
+/// counts as coming from `127.0.0.1`.
 #[derive(Debug, Clone)]
 pub struct ProxyHeaders<A> {
     app: A,
@@ -90,7 +92,9 @@ impl<A: App> App for ProxyHeaders<A> {
             Scope::WebSocket(ws) => (&mut ws.client, &mut ws.headers, &mut ws.scheme),
             _ => return self.app.call(scope, receive, send),
         };
-        if client.is_some_and(|peer| self.is_trusted(peer.ip())) {
+        // A Unix-domain socket has no peer address: it is as local as loopback.
+        let peer = client.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |peer| peer.ip());
+        if self.is_trusted(peer) {
             let forwarded = self.read(headers);
             if let Some(forwarded_client) = forwarded.client {
                 *client = Some(forwarded_client);

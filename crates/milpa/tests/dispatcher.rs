@@ -144,6 +144,25 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn proxy_headers_are_believed_over_a_unix_socket() {
+        // nginx in front on the same machine, over a Unix-domain socket: no peer
+        // address, as local as loopback.
+        require("curl");
+        let path = std::env::temp_dir().join(format!("milpa-proxy-{}-{}.sock", std::process::id(), unique()));
+        let mut config = test_config();
+        config.bind.push(format!("unix:{}", path.display()));
+        let server = TestServer::start_with(config, milpa::ProxyHeaders::new(who)).await;
+        let output = tokio::process::Command::new("curl")
+            .args(["-s", "--unix-socket", path.to_str().unwrap(), "http://inner/"])
+            .args(["-H", "X-Forwarded-For: 203.0.113.7", "-H", "X-Forwarded-Proto: https"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "client=203.0.113.7 scheme=https host=inner");
+        server.stop().await.unwrap();
+        let _ = std::fs::remove_file(&path);
+    }
+
     async fn access_log_names_the_forwarded_client() {
         let path = std::env::temp_dir().join(format!("milpa-proxy-log-{}-{}", std::process::id(), unique()));
         let mut config = test_config();
