@@ -135,9 +135,9 @@ pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::T
     Ok(socket.into())
 }
 
-/// Binds a Unix-domain socket at `path`, replacing a stale socket file left by a
-/// previous run (but never a file that is not a socket), then applies `umask`,
-/// `user` and `group` to the file.
+/// Binds a Unix-domain socket at `path` with the configured backlog, replacing a
+/// stale socket file left by a previous run (but never a file that is not a
+/// socket), then applies `umask`, `user` and `group` to the file.
 pub(crate) fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     if let Ok(metadata) = std::fs::symlink_metadata(path)
@@ -145,7 +145,11 @@ pub(crate) fn bind_unix(path: &Path, config: &Config) -> io::Result<UnixListener
     {
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
+    // Through socket2 for the configured backlog (std's bind uses its own).
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    socket.listen(i32::try_from(config.backlog).unwrap_or(i32::MAX))?;
+    let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
     if let Some(umask) = config.umask {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777 & !umask))?;
     }
@@ -251,4 +255,30 @@ pub(crate) fn take_worker_channel(index: usize) -> io::Result<std::os::unix::net
     let (fds, _) = &mut *inherited;
     fds.take_custom(index, nix::libc::AF_UNIX, nix::libc::SOCK_STREAM, "unix stream socket")?
         .ok_or_else(|| io::Error::other("the supervisor channel is missing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_sockets_get_the_configured_backlog() {
+        let path = std::env::temp_dir().join(format!("milpa-backlog-{}.sock", std::process::id()));
+        let config = Config { backlog: 2, ..Config::default() };
+        let listener = bind_unix(&path, &config).expect("binds");
+        // Nobody accepts: connections queue up to the backlog, then are refused.
+        let mut queued = Vec::new();
+        for _ in 0..20 {
+            let socket =
+                socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).expect("socket");
+            socket.set_nonblocking(true).expect("non-blocking");
+            if socket.connect(&socket2::SockAddr::unix(&path).expect("address")).is_err() {
+                break;
+            }
+            queued.push(socket);
+        }
+        let _ = std::fs::remove_file(&path);
+        drop(listener);
+        assert!(queued.len() <= 3, "{} connections queued past a backlog of 2", queued.len());
+    }
 }
