@@ -17,7 +17,8 @@ pub const DEFAULT_FORMAT: &str = r#"%(h)s %(l)s %(l)s %(t)s "%(r)s" %(s)s %(b)s 
 pub(crate) struct Record {
     pub(crate) client: Option<SocketAddr>,
     pub(crate) method: Method,
-    pub(crate) target: Bytes,
+    /// `http`/`https`, or `ws`/`wss` for a WebSocket handshake.
+    pub(crate) scheme: &'static str,
     pub(crate) path: Bytes,
     pub(crate) query: Bytes,
     pub(crate) version: Version,
@@ -37,7 +38,7 @@ impl Record {
     pub(crate) fn begin(
         client: Option<SocketAddr>,
         method: Method,
-        target: Bytes,
+        scheme: &'static str,
         path: Bytes,
         query: Bytes,
         version: Version,
@@ -46,7 +47,7 @@ impl Record {
         Box::new(Self {
             client,
             method,
-            target,
+            scheme,
             path,
             query,
             version,
@@ -223,25 +224,29 @@ pub(crate) fn render(format: &str, record: &Record) -> String {
     out
 }
 
+/// Hypercorn's atoms (its `logging.py`): `r` is the request line without the
+/// query string, `R` with it; `h` the client's address and port.
 fn atom(out: &mut String, name: &str, r: &Record) {
     let status = r.status.map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
+    let path = String::from_utf8_lossy(&r.path);
+    let query = String::from_utf8_lossy(&r.query);
+    let path_and_query = || if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
     let _ = match name {
-        "h" => write!(out, "{}", r.client.map_or_else(|| "-".to_owned(), |c| c.ip().to_string())),
+        "h" => match r.client {
+            // A forwarded client without a port (ProxyHeaders) has port 0.
+            Some(client) if client.port() != 0 => write!(out, "{client}"),
+            Some(client) => write!(out, "{}", client.ip()),
+            None => write!(out, "-"),
+        },
         "l" | "u" => write!(out, "-"),
         "t" => write!(out, "{}", common_log_time(r.started)),
-        "r" => write!(
-            out,
-            "{} {} HTTP/{}",
-            r.method,
-            String::from_utf8_lossy(&r.target),
-            version_text(r.version)
-        ),
-        "R" => {
-            write!(out, "{} {} HTTP/{}", r.method, String::from_utf8_lossy(&r.path), version_text(r.version))
-        }
+        "r" => write!(out, "{} {path} HTTP/{}", r.method, version_text(r.version)),
+        "R" => write!(out, "{} {} HTTP/{}", r.method, path_and_query(), version_text(r.version)),
         "m" => write!(out, "{}", r.method),
-        "U" => write!(out, "{}", String::from_utf8_lossy(&r.path)),
-        "q" => write!(out, "{}", String::from_utf8_lossy(&r.query)),
+        "U" => write!(out, "{path}"),
+        "Uq" => write!(out, "{}", path_and_query()),
+        "S" => write!(out, "{}", r.scheme),
+        "q" => write!(out, "{query}"),
         "H" => write!(out, "HTTP/{}", version_text(r.version)),
         "s" => write!(out, "{status}"),
         "st" => write!(out, "{}", r.status.and_then(|s| s.canonical_reason()).unwrap_or("-")),
@@ -255,6 +260,9 @@ fn atom(out: &mut String, name: &str, r: &Record) {
         "p" => write!(out, "<{}>", std::process::id()),
         _ => {
             let named = name.strip_prefix('{').and_then(|name| {
+                if let Some(variable) = name.strip_suffix("}e") {
+                    return Some(std::env::var(variable).unwrap_or_else(|_| "-".to_owned()));
+                }
                 let (name, fields) = match name.strip_suffix("}i") {
                     Some(name) => (name, &r.request_headers),
                     None => (name.strip_suffix("}o")?, &r.response_headers),
@@ -275,7 +283,7 @@ mod tests {
         let record = Record {
             client: Some("127.0.0.1:5000".parse().unwrap()),
             method: Method::GET,
-            target: Bytes::from_static(b"/a?b=1"),
+            scheme: "https",
             path: Bytes::from_static(b"/a"),
             query: Bytes::from_static(b"b=1"),
             version: Version::HTTP_11,
@@ -288,11 +296,16 @@ mod tests {
         };
         assert_eq!(
             render(DEFAULT_FORMAT, &record),
-            r#"127.0.0.1 - - [01/Jan/1970:00:00:00 +0000] "GET /a?b=1 HTTP/1.1" 200 12 "-" "curl/8""#
+            r#"127.0.0.1:5000 - - [01/Jan/1970:00:00:00 +0000] "GET /a HTTP/1.1" 200 12 "-" "curl/8""#
         );
         assert_eq!(
             render("%(m)s %(U)s %(q)s %(H)s %(st)s %(D)s %(x)s", &record),
             "GET /a b=1 HTTP/1.1 OK 3000 -"
+        );
+        assert_eq!(render("%(R)s|%(Uq)s|%(S)s", &record), "GET /a?b=1 HTTP/1.1|/a?b=1|https");
+        assert_eq!(
+            render("%({PATH}e)s %({MILPA_SURELY_UNSET_VARIABLE}e)s", &record),
+            format!("{} -", std::env::var("PATH").unwrap_or_default())
         );
         assert_eq!(
             render("%({User-Agent}i)s %({content-type}o)s %({x-absent}i)s %({bad)s", &record),

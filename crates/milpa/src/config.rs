@@ -94,7 +94,14 @@ pub struct Config {
     pub include_server_header: bool,
     /// Access log destination: a file path, or `-` for stdout. Off when unset.
     pub access_log: Option<PathBuf>,
-    /// Access log format, with Hypercorn's `%(atom)s` atoms.
+    /// Access log format, with Hypercorn's `%(atom)s` atoms: `h` client
+    /// address and port, `l`/`u` `-`, `t` time, `r` request line without the
+    /// query string, `R` with it, `m` method, `U` path, `Uq` path and query,
+    /// `q` query, `H` protocol, `s` status, `st` its phrase, `S` scheme, `b`/`B`
+    /// body bytes (`b`: `-` for none), `f` referer, `a` user agent, `T`/`D`/`L`
+    /// duration in seconds/microseconds/decimal seconds, `p` process id,
+    /// `{name}i`/`{name}o` request/response header, `{NAME}e` environment
+    /// variable. Unknown atoms print `-`.
     pub access_log_format: String,
     /// Worker processes: 0 serves in this process; N starts a supervisor that
     /// binds the listeners once and runs N workers sharing them.

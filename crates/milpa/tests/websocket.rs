@@ -386,7 +386,7 @@ on_every_runtime! {
         let path = std::env::temp_dir().join(format!("milpa-ws-log-{}-{}", std::process::id(), unique()));
         let mut config = test_config();
         config.access_log = Some(path.clone());
-        config.access_log_format = "%(r)s %(s)s %(a)s".to_owned();
+        config.access_log_format = "%(r)s %(s)s %(a)s %(S)s".to_owned();
         let server = TestServer::start_with(config, ws_app).await;
         let handshake = raw(
             server.addr,
@@ -398,7 +398,7 @@ on_every_runtime! {
         assert!(handshake.starts_with("HTTP/1.1 101"), "{handshake}");
         server.stop().await.unwrap();
         let log = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(log, "GET /echo HTTP/1.1 101 ws-tester\n");
+        assert_eq!(log, "GET /echo HTTP/1.1 101 ws-tester ws\n");
     }
 
     async fn graceful_shutdown_closes_sockets_with_1001() {

@@ -581,7 +581,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         Record::begin(
             self.peer,
             request.method().clone(),
-            request.target().clone(),
+            self.ctx.scheme,
             raw_path.clone(),
             query_string.clone(),
             request.version(),
@@ -718,7 +718,10 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         };
         let (raw_path, query_string) = split_target(&request);
         // Before the scope takes the headers, which the access log may name.
-        let record = self.record(&request, &raw_path, &query_string);
+        let mut record = self.record(&request, &raw_path, &query_string);
+        if let Some(record) = &mut record {
+            record.scheme = super::ws::scheme(&self.ctx);
+        }
         let scope = super::ws::scope(
             &self.ctx,
             Version::HTTP_11,

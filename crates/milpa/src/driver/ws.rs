@@ -41,6 +41,11 @@ const GOING_AWAY: u16 = 1001;
 const ABNORMAL: u16 = 1006;
 const INTERNAL_ERROR: u16 = 1011;
 
+/// The WebSocket scheme of a connection: `wss` over TLS, else `ws`.
+pub(crate) fn scheme(ctx: &ConnContext) -> &'static str {
+    if ctx.scheme == "https" { "wss" } else { "ws" }
+}
+
 /// The scope of a WebSocket handshake, on either transport.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn scope(
@@ -55,7 +60,7 @@ pub(crate) fn scope(
 ) -> WebSocketScope {
     WebSocketScope {
         http_version,
-        scheme: if ctx.scheme == "https" { "wss" } else { "ws" },
+        scheme: scheme(ctx),
         path: decode_path(&raw_path),
         raw_path,
         query_string,

@@ -116,9 +116,8 @@ impl Drop for ResetRunning {
     }
 }
 
-/// A request's `:path`, whole and split at the `?`.
+/// A request's `:path`, split at the `?`.
 struct Target {
-    target: Bytes,
     raw_path: Bytes,
     query_string: Bytes,
 }
@@ -130,7 +129,7 @@ impl Target {
         let query_start = target.iter().position(|&b| b == b'?');
         let raw_path = target.slice(..query_start.unwrap_or(target.len()));
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
-        Self { target, raw_path, query_string }
+        Self { raw_path, query_string }
     }
 }
 
@@ -588,7 +587,6 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     fn record(
         &self,
         request: &milpa_h2::Request,
-        target: &Bytes,
         raw_path: &Bytes,
         query_string: &Bytes,
     ) -> Option<Box<Record>> {
@@ -597,7 +595,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         Some(Record::begin(
             self.peer,
             request.method().clone(),
-            target.clone(),
+            self.ctx.scheme,
             raw_path.clone(),
             query_string.clone(),
             Version::HTTP_2,
@@ -613,13 +611,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         now: Instant,
     ) {
         let ctx = &self.ctx;
-        let Target { target, raw_path, query_string } = Target::of(&request);
+        let Target { raw_path, query_string } = Target::of(&request);
         let authority = request.authority_bytes().unwrap_or_default();
         let method = request.method().clone();
         let te_trailers = request.header("te").is_some_and(|te| te.eq_ignore_ascii_case(b"trailers"));
         let expects_continue =
             !end_stream && request.header("expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-        let record = self.record(&request, &target, &raw_path, &query_string);
+        let record = self.record(&request, &raw_path, &query_string);
         let headers = scope_headers(&request, &authority);
         let scope = HttpScope {
             http_version: Version::HTTP_2,

@@ -66,9 +66,12 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 return;
             }
         };
-        let Target { target, raw_path, query_string } = Target::of(&request);
+        let Target { raw_path, query_string } = Target::of(&request);
         let authority = request.authority_bytes().unwrap_or_default();
-        let record = self.record(&request, &target, &raw_path, &query_string);
+        let mut record = self.record(&request, &raw_path, &query_string);
+        if let Some(record) = &mut record {
+            record.scheme = ws::scheme(&self.ctx);
+        }
         let headers = scope_headers(&request, &authority);
         let scope = ws::scope(
             &self.ctx,
