@@ -245,7 +245,8 @@ impl Connection {
     }
 
     /// The application consumed `len` bytes of [`Event::Data`](crate::Event::Data) on
-    /// `stream`: the client may send that much more. WINDOW_UPDATE frames go out once half a
+    /// `stream`: the client may send that much more (on the connection only, after
+    /// [`stop_receiving`](Self::stop_receiving)). WINDOW_UPDATE frames go out once half a
     /// window has been consumed. On a stream that is already gone this does nothing (its
     /// unconsumed bytes were credited back when it closed). `Err` when `len` is more than
     /// was received and not yet released.

@@ -431,6 +431,15 @@ impl Connection {
         self.closed && self.output.is_empty()
     }
 
+    /// The request body bytes the client may still send on the connection as a
+    /// whole before it must wait for a WINDOW_UPDATE: near 0, a client that is
+    /// not sending may be held back by the connection window (other streams'
+    /// unread bodies), not idle.
+    #[must_use]
+    pub fn connection_receive_window(&self) -> u64 {
+        u64::try_from(self.recv_window.window()).unwrap_or(0)
+    }
+
     /// Streams open (or reserved) right now, client-initiated and pushed.
     #[must_use]
     pub fn open_streams(&self) -> usize {

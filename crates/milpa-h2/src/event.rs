@@ -26,9 +26,10 @@ pub enum Event {
     },
     /// A piece of a request body. Once the application has consumed it, it must call
     /// [`release_capacity`](crate::Connection::release_capacity) with `data.len()` so the
-    /// client may send more (flow control). An application that answered without reading
-    /// the body should [`reset`](crate::Connection::reset) the stream with `NO_ERROR`
-    /// (or keep releasing what arrives): unreleased data holds the connection window.
+    /// client may send more (flow control). An application done with the body (it
+    /// answered without reading it all) calls
+    /// [`stop_receiving`](crate::Connection::stop_receiving): once the response is out the
+    /// stream is reset with `NO_ERROR`. Unreleased data holds the connection window.
     Data {
         /// The stream.
         stream: StreamId,

@@ -111,7 +111,6 @@ impl RecvWindow {
     }
 
     /// What the peer may still send.
-    #[cfg(test)]
     pub(crate) fn window(&self) -> i64 {
         self.window
     }

@@ -19,7 +19,8 @@
 //! - commands: [`Connection::send_response`], [`Connection::send_data`],
 //!   [`Connection::send_trailers`], [`Connection::send_informational`],
 //!   [`Connection::push_promise`], [`Connection::reset`], [`Connection::release_capacity`],
-//!   [`Connection::start_shutdown`] — a misuse is an `Err` and changes nothing;
+//!   [`Connection::stop_receiving`], [`Connection::start_shutdown`] — a misuse is an `Err`
+//!   and changes nothing;
 //! - output: [`Connection::poll_event`], [`Connection::poll_transmit`],
 //!   [`Connection::poll_timeout`], [`Connection::wants_read`], [`Connection::is_finished`].
 //!

@@ -310,3 +310,13 @@ fn window_update_batches_for_many_small_frames() {
         [Out::WindowUpdate { stream: 1, increment: 500 }, Out::WindowUpdate { stream: 1, increment: 500 }]
     );
 }
+
+#[test]
+fn connection_receive_window_is_what_the_client_may_still_send() {
+    let mut client = Client::connected();
+    let before = client.conn.connection_receive_window();
+    assert_eq!(before, 1024 * 1024, "the connection window we announced");
+    client.send(frames::headers(1).request("POST", "/"));
+    client.send(frames::data(1, vec![0; 16_000]));
+    assert_eq!(client.conn.connection_receive_window(), before - 16_000, "unread, it stays used");
+}

@@ -284,7 +284,8 @@ pub enum SendEvent {
     /// piece at a time as the client takes it, and sends the length (the range's)
     /// as `Content-Length` unless the response has one. A file that is missing or
     /// shorter than the range is a 500, one that shrinks while it is sent closes
-    /// the connection. For `HEAD` (and a 204 or 304) only the head is sent.
+    /// the connection (HTTP/1.1) or resets the stream (HTTP/2). For `HEAD` (and a
+    /// 204 or 304) only the head is sent.
     ResponseFile {
         /// An absolute path.
         path: PathBuf,

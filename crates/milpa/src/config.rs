@@ -60,11 +60,13 @@ pub struct Config {
     pub keep_alive_timeout: Duration,
     /// Requests served per connection before it closes: 1000 (0: unlimited).
     pub keep_alive_max_requests: u32,
-    /// A request head must arrive within this (slowloris): 30 s. Over HTTP/2, a
-    /// header block must be finished within it (the connection closes past it).
+    /// A request head must arrive within this (slowloris): 30 s; 0 turns it off.
+    /// Over HTTP/2, a header block must be finished within it (the connection
+    /// closes past it; with 0, within 30 s: nothing else can be read meanwhile).
     #[serde(with = "seconds")]
     pub header_read_timeout: Duration,
-    /// A request body may stall this long while the application waits for it: 60 s.
+    /// A request body may stall this long while the application waits for it:
+    /// 60 s; 0 turns it off.
     /// Past it: `408 Request Timeout` (HTTP/1.1 then closes the connection; HTTP/2
     /// ends the stream, or resets it with CANCEL once the response has begun).
     #[serde(with = "seconds")]
@@ -123,8 +125,8 @@ pub struct Config {
     /// Write the server's process id to this file (removed on exit).
     pub pid_file: Option<PathBuf>,
     /// Permission bits masked off Unix-domain socket files: in TOML an integer
-    /// (`0o007`) or a string read as octal (`"007"`, also from `MILPA_UMASK=007`),
-    /// as on the command line; printed back as `"0o007"`.
+    /// (`0o007`) or a string read as octal (`"007"`); `MILPA_UMASK` is always
+    /// octal (`007`, `77`), as on the command line. Printed back as `"0o007"`.
     #[serde(with = "octal_option")]
     pub umask: Option<u32>,
     /// Owner (name or uid) given to Unix-domain socket files.
@@ -237,6 +239,11 @@ impl Default for Config {
     }
 }
 
+/// A timeout of zero means none.
+fn off_when_zero(timeout: Duration) -> Option<Duration> {
+    (!timeout.is_zero()).then_some(timeout)
+}
+
 /// The longest duration a setting takes: longer ones mean this (a century), so
 /// "forever" written as a huge number never overflows a timer.
 const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -314,7 +321,9 @@ impl Config {
         h2.max_requests_per_connection =
             (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
         h2.max_header_list_size = u32::try_from(self.h11_max_incomplete_size).unwrap_or(u32::MAX);
-        h2.header_block_timeout = self.header_read_timeout;
+        if let Some(timeout) = off_when_zero(self.header_read_timeout) {
+            h2.header_block_timeout = timeout;
+        }
         // WebSockets over HTTP/2 (RFC 8441).
         h2.enable_connect_protocol = true;
         h2
@@ -336,8 +345,8 @@ impl Config {
         h1.max_head_size = self.h11_max_incomplete_size;
         h1.max_headers = self.max_headers;
         h1.keep_alive_timeout = Some(self.keep_alive_timeout);
-        h1.header_read_timeout = Some(self.header_read_timeout);
-        h1.body_idle_timeout = Some(self.body_idle_timeout);
+        h1.header_read_timeout = off_when_zero(self.header_read_timeout);
+        h1.body_idle_timeout = off_when_zero(self.body_idle_timeout);
         h1.max_requests_per_connection =
             (self.keep_alive_max_requests > 0).then_some(self.keep_alive_max_requests);
         h1
@@ -430,8 +439,12 @@ fn env_value(key: &str, text: &str) -> Result<toml::Value, String> {
             .try_into::<Config>()
             .map_err(|e| e.to_string())
     };
-    let parsed =
-        toml::from_str::<toml::Table>(&format!("value = {text}")).ok().and_then(|mut t| t.remove("value"));
+    // Permission bits are octal text, as on the command line: `MILPA_UMASK=77`
+    // means 0o077, not the decimal 77 TOML would make of it.
+    let parsed = (key != "umask")
+        .then(|| toml::from_str::<toml::Table>(&format!("value = {text}")).ok())
+        .flatten()
+        .and_then(|mut t| t.remove("value"));
     if let Some(value) = parsed
         && accepts(&value).is_ok()
     {
@@ -503,10 +516,12 @@ mod tests {
         assert!(Config::load_from(None, vars(&[("MILPA_KEEP_ALIVE_TIMEOUT", "-1")])).is_err());
         let config = Config::load_from(None, vars(&[("MILPA_UMASK", "007")])).expect("loads");
         assert_eq!(config.umask, Some(0o007), "a string is octal, as on the command line");
+        let config = Config::load_from(None, vars(&[("MILPA_UMASK", "77")])).expect("loads");
+        assert_eq!(config.umask, Some(0o077), "not decimal 77");
         let printed = toml::to_string(&config).expect("prints");
-        assert!(printed.contains("umask = \"0o007\""), "{printed}");
+        assert!(printed.contains("umask = \"0o077\""), "{printed}");
         let back: Config = toml::from_str(&printed).expect("reads back");
-        assert_eq!(back.umask, Some(0o007));
+        assert_eq!(back.umask, Some(0o077));
     }
 
     #[test]

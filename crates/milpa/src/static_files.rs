@@ -152,8 +152,10 @@ async fn serve_file(
             headers.push((Bytes::from_static(b"content-range"), Bytes::from(content_range)));
             (StatusCode::PARTIAL_CONTENT, Some(FileRange { offset: start, length: end - start + 1 }))
         }
-        // No range, an ignored one (several ranges, or `If-Range` no longer holds).
-        Some(Range::Whole) | None => (StatusCode::OK, None),
+        // No range, an ignored one (several ranges, or `If-Range` no longer holds):
+        // still the length the validators describe, so a file growing in place
+        // is sent as it was, and one shrinking fails instead of passing as whole.
+        Some(Range::Whole) | None => (StatusCode::OK, Some(FileRange { offset: 0, length: found.len })),
     };
     send.send(SendEvent::ResponseStart { status, headers, trailers: false }).await?;
     // The connection reads the file on its blocking pool, as the client takes it,
@@ -615,6 +617,18 @@ mod tests {
         assert_eq!(header_value(start, "content-range"), Some("bytes 900-999/1000"));
         let sent = file_body(body);
         assert!(sent == [b'a'; 100], "the old file's last 100 bytes, not {} of the new one's", sent.len());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_file_growing_in_place_is_sent_at_the_length_its_headers_describe() {
+        let root = site("grow");
+        let events = served(&root, &scope("/file.txt", &[]));
+        let mut file = std::fs::OpenOptions::new().append(true).open(root.join("file.txt")).unwrap();
+        std::io::Write::write_all(&mut file, &[b'c'; 500]).unwrap();
+        let [_, body] = &events[..] else { panic!("{events:?}") };
+        let sent = file_body(body);
+        assert!(sent == [b'a'; 1000], "the 1000 bytes the headers describe, not {}", sent.len());
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -47,6 +47,9 @@ enum Event {
 }
 
 /// One worker process.
+/// How often a respawn waiting for a reload's successor to be ready looks again.
+const RESPAWN_RECHECK: Duration = Duration::from_millis(100);
+
 struct Worker {
     slot: usize,
     child: Child,
@@ -181,11 +184,16 @@ impl Supervisor {
                 self.respawns.iter().filter(|(at, _)| *at <= now).map(|(_, slot)| *slot).collect();
             self.respawns.retain(|(at, _)| *at > now);
             for slot in due {
-                // A reload's successor may have taken the slot meanwhile (its
-                // predecessor retired while it started): one worker per slot.
-                let filled = self.workers.values().any(|worker| worker.slot == slot && !worker.leaving);
-                if !filled {
-                    self.spawn(slot)?;
+                // A reload's successor may be taking the slot (its predecessor
+                // retired or died while it started): one worker per slot. Until
+                // it is ready the respawn waits, in case it fails to start.
+                let staying = self.workers.values().filter(|worker| worker.slot == slot && !worker.leaving);
+                match staying.map(|worker| worker.ready).reduce(|a, b| a || b) {
+                    None => {
+                        self.spawn(slot)?;
+                    }
+                    Some(false) => self.respawns.push((now + RESPAWN_RECHECK, slot)),
+                    Some(true) => {}
                 }
             }
             let wait = self

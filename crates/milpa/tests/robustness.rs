@@ -118,6 +118,29 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 
+    async fn an_http2_body_timeout_of_zero_is_off_and_does_not_spin() {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let mut config = test_config();
+        config.body_idle_timeout = Duration::ZERO;
+        let server = TestServer::start_with(config, counted_test_app(&polls)).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
+        let (response, mut body) = client.send_request(upload, false).unwrap();
+        body.send_data(Bytes::from_static(b"ab"), false).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = polls.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during_wait = polls.load(Ordering::Relaxed) - before;
+        assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+        body.send_data(Bytes::from_static(b"cd"), true).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "no timeout");
+        server.stop().await.unwrap();
+    }
+
     async fn waiting_for_an_http2_body_does_not_spin() {
         // The application waits in `receive` for body that has not come: the
         // connection must sleep too (it once went round without end).
@@ -384,6 +407,41 @@ on_every_runtime! {
         let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
         let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
         assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        // A HEAD's 500 has no content: curl (nghttp2) takes a DATA frame for a protocol error.
+        require("curl");
+        let output = tokio::process::Command::new("curl")
+            .args(["-s", "-I", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", &server.url("/")])
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "curl: {:?}", output.status);
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "500");
+        server.stop().await.unwrap();
+    }
+
+    async fn http2_file_that_is_not_the_declared_length_is_a_500() {
+        let path = std::env::temp_dir().join(format!("milpa-declared-{}-{}", std::process::id(), unique()));
+        std::fs::write(&path, b"ten bytes!").unwrap();
+        let file = path.clone();
+        let app = move |scope: Scope, _receive: Receiver, mut send: Sender| {
+            let path = file.clone();
+            async move {
+                if let Scope::Http(_) = scope {
+                    let headers = vec![(Bytes::from_static(b"content-length"), Bytes::from_static(b"3"))];
+                    send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers, trailers: false }).await?;
+                    send.send(SendEvent::ResponseFile { path, range: None }).await?;
+                }
+                Ok::<(), AppError>(())
+            }
+        };
+        let server = TestServer::start(app).await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
+        assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let _ = std::fs::remove_file(&path);
         server.stop().await.unwrap();
     }
 

@@ -28,7 +28,7 @@ mod held;
 mod websocket;
 use crate::access_log::Record;
 use crate::app::{Extensions, HeaderList, Headers, HttpScope, ReceiveEvent, Scope, SendEvent};
-use crate::exchange::{Exchange, Kind};
+use crate::exchange::{Exchange, KEEP_WHOLE, Kind};
 use crate::percent::decode_path;
 use crate::runtime::Runtime;
 use crate::shutdown::Watch;
@@ -131,6 +131,12 @@ impl Target {
         let query_string = query_start.map_or_else(Bytes::new, |at| target.slice(at + 1..));
         Self { raw_path, query_string }
     }
+}
+
+/// When a request body idle since `now` is late; never when `timeout` is zero
+/// (off: a zero deadline would fire without end).
+fn idle_deadline(timeout: Duration, now: Instant) -> Option<Instant> {
+    (!timeout.is_zero()).then(|| now + timeout)
 }
 
 /// A `content-length` value: digits only (RFC 9110 §8.6), no sign.
@@ -486,8 +492,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     /// Streams whose body is late: answered `408 Request Timeout` (or reset, when
-    /// the response has begun) if the application waits for that body; otherwise
-    /// the application is behind, not the client, and the clock starts again.
+    /// the response has begun) if the application waits for that body and the
+    /// client had window to send it; otherwise the clock starts again.
     fn check_uploads(&mut self, now: Instant) {
         let mut late = std::mem::take(&mut self.polling);
         late.clear();
@@ -497,10 +503,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 .filter(|(_, s)| s.body_deadline.is_some_and(|at| now >= at))
                 .map(|(id, _)| *id),
         );
+        // Other streams' unread bodies may have used the connection window up:
+        // then the client is held back, not idle.
+        let held_back = self.conn.connection_receive_window() < KEEP_WHOLE as u64;
         for &id in &late {
             let Some(stream) = self.streams.get_mut(&id) else { continue };
-            if !stream.exchange.waits_for_body() {
-                stream.body_deadline = Some(now + self.ctx.config.body_idle_timeout);
+            if held_back || !stream.exchange.waits_for_body() {
+                stream.body_deadline = idle_deadline(self.ctx.config.body_idle_timeout, now);
                 continue;
             }
             tracing::debug!(%id, peer = ?self.peer, "request body idle past the timeout");
@@ -512,6 +521,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     }
 
     fn handle_events(&mut self, now: Instant) -> bool {
+        let idle_timeout = self.ctx.config.body_idle_timeout;
         let mut progress = false;
         while let Some(event) = self.conn.poll_event() {
             progress = true;
@@ -548,7 +558,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                     Some(task) => {
                         // The body is coming anyway: no 100 needed.
                         task.expects_continue = false;
-                        task.body_deadline = (!end_stream).then(|| now + self.ctx.config.body_idle_timeout);
+                        task.body_deadline = if end_stream { None } else { idle_deadline(idle_timeout, now) };
                         task.exchange.push_body(data, !end_stream);
                     }
                     // Nobody reads it any more: give the window back at once.
@@ -710,7 +720,11 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
                 started: now,
                 _open: self.ctx.metrics.as_ref().map(|metrics| metrics.stream()),
                 body_left: None,
-                body_deadline: (!end_stream).then(|| now + self.ctx.config.body_idle_timeout),
+                body_deadline: if end_stream {
+                    None
+                } else {
+                    idle_deadline(self.ctx.config.body_idle_timeout, now)
+                },
                 early: HeldBytes::default(),
                 early_eof: false,
             },
@@ -738,13 +752,13 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             let _ = self.conn.release_capacity(id, consumed);
             // Window given back: the client's wait for it ends now.
             if stream.body_deadline.is_some() {
-                stream.body_deadline = Some(Instant::now() + idle_timeout);
+                stream.body_deadline = idle_deadline(idle_timeout, Instant::now());
             }
         }
         if stream.expects_continue && stream.exchange.take_body_wanted() {
             stream.expects_continue = false;
             if stream.body_deadline.is_some() {
-                stream.body_deadline = Some(Instant::now() + idle_timeout);
+                stream.body_deadline = idle_deadline(idle_timeout, Instant::now());
             }
             // Once the answer's head is out, the client learns from that; a head
             // still held back has told it nothing yet.
@@ -932,8 +946,15 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         }
         let has_length = declared.is_some();
         let no_content = stream.head || is_bodiless(status);
-        if end_stream && !no_content && declared.is_some_and(|length| length > 0) {
-            // No body at all after a promise of one: answered as the error it is.
+        let mismatch = match (declared, length) {
+            // The whole body is known (one piece, or a file): it must be what was declared.
+            (Some(declared), Some(length)) => declared != length,
+            // No body at all after a promise of one.
+            (Some(declared), None) => end_stream && declared > 0,
+            (None, _) => false,
+        };
+        if mismatch && !no_content {
+            // Nothing went out yet: answered as the error it is.
             return Err(SendError::InvalidHeader);
         }
         let mut digits = itoa::Buffer::new();
@@ -1103,15 +1124,21 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// nothing went out yet, else a reset with `reason`.
     fn answer(&mut self, id: StreamId, status: StatusCode, body: Bytes, reason: Reason) {
         let started = self.streams.get(&id).is_some_and(|s| s.response == Response::Streaming);
+        let head = self.streams.get(&id).is_some_and(|s| s.head);
         if started {
             let _ = self.conn.reset(id, reason);
         } else {
             let date = self.date();
             let fields = [(&b"content-type"[..], &b"text/plain; charset=utf-8"[..]), (b"date", &date[..])];
-            let sent = self
-                .conn
-                .send_response(id, status, fields, false)
-                .and_then(|()| self.conn.send_data(id, body, true));
+            // A HEAD answer has no content (clients expect none: a DATA frame is a
+            // protocol error to them).
+            let sent = if head {
+                self.conn.send_response(id, status, fields, true)
+            } else {
+                self.conn
+                    .send_response(id, status, fields, false)
+                    .and_then(|()| self.conn.send_data(id, body, true))
+            };
             if sent.is_err() {
                 let _ = self.conn.reset(id, reason);
             }

@@ -88,6 +88,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         // The handshake has no body: DATA before the answer is the client jumping the gun.
         self.insert_stream(stream, exchange, false, false, authority, record, now);
         let Some(task) = self.streams.get_mut(&stream) else { return };
+        // Not a request body: the session's own timers watch the peer.
+        task.body_deadline = None;
         task.websocket = Some(Box::new(offer));
         task.task = Some(call_app(&*self.ctx.app, Scope::WebSocket(scope), receiver, sender));
     }
@@ -98,6 +100,7 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
         if self.conn.send_response(stream, status, fields, true).is_err() {
             let _ = self.conn.reset(stream, Reason::PROTOCOL_ERROR);
         }
+        self.conn.stop_receiving(stream);
     }
 
     /// The application accepted: a 200 without END_STREAM, and the stream now
@@ -224,6 +227,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
             }
             if socket.blocked.is_empty() && socket.session.is_finished() {
                 let _ = self.conn.send_data(id, Bytes::new(), true);
+                // Anything more the client sends is for nobody.
+                self.conn.stop_receiving(id);
                 if let Some(socket) = self.sockets.remove(&id) {
                     socket.session.finish(&self.rt, &self.ctx.tracker);
                 }
