@@ -133,13 +133,16 @@ impl<R: Runtime> Server<R> {
     /// Serves `app` until `shutdown` resolves, then shuts down gracefully: stop
     /// accepting, close idle connections, let in-flight requests finish (with
     /// `Connection: close`) for up to `graceful_timeout`, then close the rest,
-    /// then run the application's lifespan shutdown.
+    /// then run the application's lifespan shutdown. Dropping the future before
+    /// it completes stops the server at once: no more accepting, every
+    /// connection closed, no lifespan shutdown.
     pub async fn serve<A, S>(self, app: A, shutdown: S) -> Result<(), ServeError>
     where
         A: App,
         S: Future<Output = ()> + Send,
     {
-        self.serve_with(Arc::new(app), shutdown, Hooks::default()).await
+        let (metrics, _endpoint) = local_metrics(&self.config)?;
+        self.serve_with(Arc::new(app), shutdown, Hooks { metrics, ..Hooks::default() }).await
     }
 
     /// [`Server::serve`], with the supervisor's and the metrics' hooks.
@@ -175,6 +178,7 @@ impl<R: Runtime> Server<R> {
         let stop = Latch::default();
         let graceful = Latch::default();
         let force = Latch::default();
+        let _stop_if_dropped = StopOnDrop([stop.clone(), graceful.clone(), force.clone()]);
         let tracker = Tracker::default();
         let accepting = Tracker::default();
         for (bound, tls) in listeners {
@@ -239,6 +243,19 @@ impl<R: Runtime> Server<R> {
         }
         lifespan.shutdown(&rt, config.shutdown_timeout).await;
         Ok(())
+    }
+}
+
+/// Sets every shutdown latch when dropped: a `serve` future cancelled before it
+/// finished (a `select!`, a timeout) stops accepting and closes its connections
+/// instead of leaving them to run on the runtime.
+struct StopOnDrop([Latch; 3]);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for latch in &self.0 {
+            latch.set();
+        }
     }
 }
 
@@ -527,17 +544,26 @@ pub fn run<A: App>(config: Config, app: A) -> Result<(), ServeError> {
     if config.max_requests > 0 {
         tracing::warn!("max_requests needs workers (a supervisor to replace the process); ignored");
     }
-    let metrics = Metrics::wanted(&config).then(|| Arc::new(Metrics::new(&config)));
-    let _endpoint = match (&config.metrics_bind, &metrics) {
+    let (metrics, _endpoint) = local_metrics(&config)?;
+    let hooks = Hooks { metrics, ..Hooks::default() };
+    serve_listeners(config, listeners, app, Latch::default(), hooks)
+}
+
+/// The metrics `config` asks for (StatsD, Prometheus) of a server without
+/// workers, and its Prometheus endpoint, which stops when dropped.
+fn local_metrics(
+    config: &Config,
+) -> io::Result<(Option<Arc<Metrics>>, Option<crate::metrics::MetricsServer>)> {
+    let metrics = Metrics::wanted(config).then(|| Arc::new(Metrics::new(config)));
+    let endpoint = match (&config.metrics_bind, &metrics) {
         (Some(bind), Some(metrics)) => Some(crate::metrics::serve_aggregate(
-            &config,
+            config,
             bind,
             crate::metrics::Aggregate::local(metrics.clone()),
         )?),
         _ => None,
     };
-    let hooks = Hooks { metrics, ..Hooks::default() };
-    serve_listeners(config, listeners, app, Latch::default(), hooks)
+    Ok((metrics, endpoint))
 }
 
 /// The process id in a file for as long as the server runs.

@@ -550,3 +550,61 @@ on_every_runtime! {
         server.stop().await.unwrap();
     }
 }
+
+/// Dropping the future `serve` returned (a `select!` or timeout cancelling it)
+/// stops the server: it neither keeps accepting nor keeps its connections.
+#[tokio::test]
+async fn dropping_the_serve_future_stops_the_server() {
+    let server = milpa::Server::bind(milpa::tokio::Tokio::current(), test_config()).unwrap();
+    let addr = server.local_addrs()[0];
+    let serving = server.serve(test_app, std::future::pending());
+    let mut idle = None;
+    let connected = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].ends_with(b"hello"), "served while running");
+        idle = Some(stream);
+    };
+    tokio::select! {
+        _ = serving => unreachable!("serves until dropped"),
+        () = connected => {}
+    }
+    // `serving` is dropped: the kept-alive connection closes, new ones are refused.
+    let mut stream = idle.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await.expect("closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let refused = async {
+        loop {
+            if TcpStream::connect(addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), refused).await.expect("the listener is closed");
+}
+
+/// `Server::serve` honours `metrics_bind` as `run` does.
+#[tokio::test]
+async fn serve_exposes_the_metrics_it_is_configured_with() {
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = test_config();
+    config.metrics_bind = Some(metrics_addr.to_string());
+    let server = TestServer::start_with(config, test_app).await;
+    let hello = raw(server.addr, b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", SHORT).await;
+    assert!(hello.ends_with("hello"), "{hello}");
+    let mut page = String::new();
+    for _ in 0..50 {
+        page =
+            raw(metrics_addr, b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", SHORT).await;
+        if page.contains("milpa_requests_total 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(page.contains("milpa_requests_total 1"), "{page}");
+    server.stop().await.unwrap();
+}
