@@ -23,6 +23,12 @@ pub struct Smol {
 }
 
 impl Smol {
+    /// A handle to `executor`, to serve milpa on an executor the program already
+    /// runs (and drives: milpa's tasks run only while something runs it).
+    pub fn new(executor: Arc<async_executor::Executor<'static>>) -> Self {
+        Self { executor }
+    }
+
     /// Runs `future` as a new task.
     pub fn spawn<F>(&self, future: F)
     where

@@ -608,3 +608,29 @@ async fn serve_exposes_the_metrics_it_is_configured_with() {
     assert!(page.contains("milpa_requests_total 1"), "{page}");
     server.stop().await.unwrap();
 }
+
+/// milpa embedded on a smol executor the program already runs.
+#[cfg(feature = "smol")]
+#[tokio::test]
+async fn serves_on_an_executor_the_program_runs() {
+    let executor = std::sync::Arc::new(async_executor::Executor::new());
+    let running = executor.clone();
+    let (stop, stopped) = async_channel_pair();
+    std::thread::spawn(move || async_io::block_on(running.run(stopped)));
+    let server = milpa::Server::bind(milpa::smol::Smol::new(executor.clone()), test_config()).unwrap();
+    let addr = server.local_addrs()[0];
+    let serving = executor.spawn(server.serve(test_app, std::future::pending()));
+    let out = raw(addr, b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", SHORT).await;
+    assert!(out.starts_with("HTTP/1.1 200 OK") && out.ends_with("hello"), "{out}");
+    drop(serving);
+    let _ = stop.send(());
+}
+
+/// A one-shot signal usable from any executor.
+#[cfg(feature = "smol")]
+fn async_channel_pair() -> (tokio::sync::oneshot::Sender<()>, impl std::future::Future<Output = ()>) {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    (sender, async move {
+        let _ = receiver.await;
+    })
+}
