@@ -53,7 +53,16 @@ impl AsyncStd {
     }
 }
 
-/// Runs `future` to completion on async-std's global executor.
-pub fn block_on<F: Future>(future: F) -> F::Output {
+/// Runs `future` to completion on async-std's global executor, sized to
+/// `threads` threads running tasks (`0`: one per core, async-std's default, or
+/// `ASYNC_STD_THREAD_COUNT`). The size is set by the first call in the process,
+/// before async-std starts its executor; later calls keep it.
+pub fn block_on<F: Future>(threads: usize, future: F) -> F::Output {
+    if threads > 0 {
+        let config = async_global_executor::GlobalExecutorConfig::default()
+            .with_min_threads(threads)
+            .with_max_threads(threads);
+        async_global_executor::init_with_config(config);
+    }
     async_std::task::block_on(future)
 }

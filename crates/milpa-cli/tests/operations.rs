@@ -357,6 +357,18 @@ fn reloads_racing_max_requests_leave_one_worker_per_slot() {
 }
 
 #[test]
+fn threads_1_means_one_task_thread_on_every_runtime() {
+    for runtime in RUNTIMES {
+        let milpa = Milpa::start(&["--bind", "127.0.0.1:0", "-k", runtime, "--threads", "1"]);
+        assert!(milpa.get("/message/1/").ends_with("{\"message\": 1}"));
+        let threads = std::fs::read_dir(format!("/proc/{}/task", milpa.child.id())).unwrap().count();
+        // The one running tasks, and at most an IO reactor's and a signal watcher's.
+        assert!(threads <= 3, "{runtime}: {threads} threads");
+        assert!(milpa.terminate().success());
+    }
+}
+
+#[test]
 fn a_worker_that_cannot_start_stops_the_supervisor_with_the_reason() {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_milpa"))

@@ -507,7 +507,7 @@ pub(crate) fn serve_listeners<A: App>(
             server.serve_with(app, shutdown, hooks).await
         }),
         #[cfg(feature = "async-std")]
-        WorkerClass::AsyncStd => milpa_async_std::block_on(async move {
+        WorkerClass::AsyncStd => milpa_async_std::block_on(threads, async move {
             let server = Server::from_listeners(milpa_async_std::AsyncStd, config, listeners)?;
             let shutdown = race(milpa_async_std::AsyncStd::shutdown_signal(), stop.wait());
             server.serve_with(app, shutdown, hooks).await

@@ -54,7 +54,7 @@ impl TestServer {
             }),
             #[cfg(feature = "async-std")]
             Rt::AsyncStd => on_thread(move |addrs| {
-                milpa::async_std::block_on(async move {
+                milpa::async_std::block_on(1, async move {
                     let server = Server::bind(milpa::async_std::AsyncStd, config)?;
                     let _ = addrs.send(server.local_addrs());
                     server.serve(app, shutdown).await
