@@ -122,7 +122,9 @@ impl<A: App> App for ProxyHeaders<A> {
 }
 
 impl<A: App> ProxyHeaders<A> {
-    /// `Forwarded` if present, else the `X-Forwarded-*` fields.
+    /// `Forwarded` if present, else the `X-Forwarded-*` fields. The scheme and
+    /// host are the ones of the client's own hop: each proxy appends what it
+    /// received, so the last entry describes only the innermost proxy's request.
     fn read(&self, headers: &Headers) -> Forwarded {
         let joined = |name: &[u8]| {
             let values: Vec<String> =
@@ -130,57 +132,101 @@ impl<A: App> ProxyHeaders<A> {
             (!values.is_empty()).then(|| values.join(","))
         };
         if self.forwarded {
-            let value = joined(b"forwarded").unwrap_or_default();
-            let elements: Vec<Vec<(String, String)>> = value.split(',').map(parse_element).collect();
+            let elements = parse_forwarded(&joined(b"forwarded").unwrap_or_default());
             let hops: Vec<Option<SocketAddr>> = elements
                 .iter()
                 .map(|pairs| pairs.iter().find(|(k, _)| k == "for").and_then(|(_, v)| node(v)))
                 .collect();
-            let last = elements.last();
+            let (at, client) = self.client_of(&hops);
             let pick = |key: &str| {
-                last.and_then(|pairs| pairs.iter().find(|(k, _)| k == key)).map(|(_, v)| v.clone())
+                let element = at.and_then(|at| elements.get(at));
+                element.and_then(|pairs| pairs.iter().find(|(k, _)| k == key)).map(|(_, v)| v.clone())
             };
             return Forwarded {
-                client: self.client_of(&hops),
+                client,
                 proto: pick("proto").map(|proto| proto.to_ascii_lowercase()),
-                host: pick("host"),
+                host: pick("host").filter(|host| is_host(host)),
             };
         }
         let hops: Vec<Option<SocketAddr>> = joined(b"x-forwarded-for")
             .map(|list| list.split(',').map(|hop| node(hop.trim())).collect())
             .unwrap_or_default();
-        let last =
-            |name: &[u8]| joined(name).and_then(|list| list.rsplit(',').next().map(|v| v.trim().to_owned()));
+        let (at, client) = self.client_of(&hops);
+        // A list as long as X-Forwarded-For was appended hop by hop: the client's
+        // entry is at the same place. Otherwise only the last is known to be ours.
+        let aligned = |name: &[u8]| {
+            let list = joined(name)?;
+            let values: Vec<&str> = list.split(',').map(str::trim).collect();
+            let value = match at {
+                Some(at) if values.len() == hops.len() => values.get(at),
+                _ => values.last(),
+            };
+            value.map(|value| (*value).to_owned())
+        };
         Forwarded {
-            client: self.client_of(&hops),
-            proto: last(b"x-forwarded-proto").map(|proto| proto.to_ascii_lowercase()),
-            host: last(b"x-forwarded-host"),
+            client,
+            proto: aligned(b"x-forwarded-proto").map(|proto| proto.to_ascii_lowercase()),
+            host: aligned(b"x-forwarded-host").filter(|host| is_host(host)),
         }
     }
 
-    /// The right-most hop that is not a trusted proxy (or the left-most, if all
-    /// are); `None` when a hop on the way cannot be read (`unknown`, obfuscated).
-    fn client_of(&self, hops: &[Option<SocketAddr>]) -> Option<SocketAddr> {
-        for hop in hops.iter().rev() {
-            let addr = (*hop)?;
-            if !self.is_trusted(addr.ip()) {
-                return Some(addr);
+    /// Walks the hops from the right: the first that is not a trusted proxy is
+    /// the client (all trusted: the left-most). Returns where the walk stopped
+    /// and the client there, `None` when that hop cannot be read (`unknown`,
+    /// obfuscated); no position when there are no hops.
+    fn client_of(&self, hops: &[Option<SocketAddr>]) -> (Option<usize>, Option<SocketAddr>) {
+        for (at, hop) in hops.iter().enumerate().rev() {
+            match hop {
+                Some(addr) if self.is_trusted(addr.ip()) => {}
+                _ => return (Some(at), *hop),
             }
         }
-        hops.first().copied().flatten()
+        match hops.first() {
+            Some(first) => (Some(0), *first),
+            None => (None, None),
+        }
     }
 }
 
-/// `for=192.0.2.60;proto=http;by=203.0.113.43` → lower-cased keys, unquoted values.
-fn parse_element(element: &str) -> Vec<(String, String)> {
-    element
-        .split(';')
-        .filter_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            let value = value.trim().trim_matches('"');
-            Some((key.trim().to_ascii_lowercase(), value.to_owned()))
-        })
-        .collect()
+/// `Forwarded` (RFC 7239 §4): its elements, each as lower-cased keys and values
+/// with quoted strings unquoted. Commas and semicolons inside quotes are text.
+fn parse_forwarded(value: &str) -> Vec<Vec<(String, String)>> {
+    let mut elements: Vec<Vec<(String, String)>> = Vec::new();
+    let mut element = Vec::new();
+    let mut pair = String::new();
+    let mut quoted = false;
+    let mut chars = value.chars();
+    let end_pair = |pair: &mut String, element: &mut Vec<(String, String)>| {
+        if let Some((key, value)) = pair.split_once('=') {
+            element.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        pair.clear();
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => pair.extend(chars.next()),
+            ';' if !quoted => end_pair(&mut pair, &mut element),
+            ',' if !quoted => {
+                end_pair(&mut pair, &mut element);
+                elements.push(std::mem::take(&mut element));
+            }
+            c => pair.push(c),
+        }
+    }
+    end_pair(&mut pair, &mut element);
+    elements.push(element);
+    elements
+}
+
+/// A plausible `host[:port]` (a name, an IPv4 address or a bracketed IPv6 one):
+/// nothing that could turn a URL built from it into another site's.
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']'))
 }
 
 /// A forwarded node: `192.0.2.60`, `192.0.2.60:4711`, `[2001:db8::1]`,
@@ -209,8 +255,27 @@ mod tests {
 
     #[test]
     fn elements() {
-        let pairs = parse_element(r#"for="[2001:db8::1]:4711";Proto=https;host=example.com"#);
-        assert_eq!(pairs[0], ("for".to_owned(), "[2001:db8::1]:4711".to_owned()));
-        assert_eq!(pairs[1], ("proto".to_owned(), "https".to_owned()));
+        let elements = parse_forwarded(r#"for="[2001:db8::1]:4711";Proto=https;host=example.com"#);
+        assert_eq!(elements[0][0], ("for".to_owned(), "[2001:db8::1]:4711".to_owned()));
+        assert_eq!(elements[0][1], ("proto".to_owned(), "https".to_owned()));
+    }
+
+    #[test]
+    fn quoted_commas_and_semicolons_are_text() {
+        let elements = parse_forwarded(r#"for=1.2.3.4;host="a,b;c.com";proto=https, for="x\"y""#);
+        assert_eq!(elements.len(), 2);
+        assert_eq!(elements[0][1], ("host".to_owned(), "a,b;c.com".to_owned()));
+        assert_eq!(elements[0][2], ("proto".to_owned(), "https".to_owned()));
+        assert_eq!(elements[1][0], ("for".to_owned(), "x\"y".to_owned()));
+    }
+
+    #[test]
+    fn hosts_that_could_point_elsewhere_are_refused() {
+        for good in ["example.com", "example.com:8443", "10.0.0.1", "[::1]:8080", "a_b.local"] {
+            assert!(is_host(good), "{good}");
+        }
+        for bad in ["", "good.com@evil.com", "evil.com/x", "a b", "evil.com?", "x\\y", "h#f"] {
+            assert!(!is_host(bad), "{bad}");
+        }
     }
 }

@@ -131,10 +131,20 @@ on_every_runtime! {
         // An unreadable hop stops the walk: the peer stays the client.
         let body = ask(&server, "X-Forwarded-For: 203.0.113.7, unknown\r\n").await;
         assert_eq!(body, "client=127.0.0.1 scheme=http host=inner:8000");
+
+        // Behind two proxies (a CDN, then a trusted load balancer), the scheme and
+        // host are the ones the client used, not the ones the balancer received.
+        let chain = "X-Forwarded-For: 1.2.3.4, 127.0.0.1\r\nX-Forwarded-Proto: https, http\r\nX-Forwarded-Host: public.example, lb.internal\r\n";
+        assert_eq!(ask(&server, chain).await, "client=1.2.3.4 scheme=https host=public.example");
+        // A host that would send a built URL elsewhere is not taken.
+        let sneaky = "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Host: good.com@evil.com\r\n";
+        assert_eq!(ask(&server, sneaky).await, "client=203.0.113.7 scheme=http host=inner:8000");
         server.stop().await.unwrap();
 
-        let server = TestServer::start(milpa::ProxyHeaders::new(who).use_forwarded()).await;
-        assert_eq!(ask(&server, forged).await, "client=2001:db8::7 scheme=https host=inner:8000");
+        let server = TestServer::start(milpa::ProxyHeaders::new(who).use_forwarded().trust_host()).await;
+        assert_eq!(ask(&server, forged).await, "client=2001:db8::7 scheme=https host=shop.example");
+        let chain = "Forwarded: for=1.2.3.4;proto=https;host=public.example, for=127.0.0.1;proto=http;host=lb\r\n";
+        assert_eq!(ask(&server, chain).await, "client=1.2.3.4 scheme=https host=public.example");
         server.stop().await.unwrap();
 
         let untrusting = milpa::ProxyHeaders::new(who).trusted(["10.0.0.1".parse().unwrap()]);
