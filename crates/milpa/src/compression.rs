@@ -69,7 +69,8 @@ fn negotiate(http: &HttpScope) -> Option<Coding> {
     for item in accept.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let coding = match parts.next() {
-            Some("br") => Coding::Brotli,
+            // Any coding: the best we have.
+            Some("br" | "*") => Coding::Brotli,
             Some("gzip") => Coding::Gzip,
             _ => continue,
         };
@@ -91,8 +92,21 @@ fn compressible(headers: &HeaderList) -> bool {
     }
     let Some(content_type) = header(b"content-type") else { return false };
     let content_type = String::from_utf8_lossy(content_type).to_ascii_lowercase();
-    content_type.starts_with("text/")
-        || ["json", "javascript", "xml", "svg", "wasm"].iter().any(|kind| content_type.contains(kind))
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    // `xml` only as a type or suffix: office documents (`…openxmlformats…`) are zips.
+    essence.starts_with("text/")
+        || essence.ends_with("/xml")
+        || essence.ends_with("+xml")
+        || ["json", "javascript", "wasm"].iter().any(|kind| essence.contains(kind))
+}
+
+/// Other bytes than the identity's: a strong validator becomes weak (RFC 9110 §8.8.3).
+fn weaken_etag(headers: &mut HeaderList) {
+    for (name, value) in headers.iter_mut() {
+        if name.eq_ignore_ascii_case(b"etag") && value.starts_with(b"\"") {
+            *value = Bytes::from([&b"W/"[..], &value[..]].concat());
+        }
+    }
 }
 
 /// An encoder writing into a buffer we drain after every piece.
@@ -186,6 +200,14 @@ async fn pump(task: AppFuture, inner: Exchange, mut send: Sender, coding: Coding
                     held = Some((status, headers, trailers));
                     continue;
                 }
+                let mut headers = headers;
+                if status == StatusCode::NOT_MODIFIED {
+                    // It stands for the 200 this client would get, compressed: the
+                    // same validator and Vary (RFC 9110 §15.4.5), or a cache
+                    // revalidating its compressed copy would take a strong ETag for it.
+                    weaken_etag(&mut headers);
+                    headers.push((Bytes::from_static(b"vary"), Bytes::from_static(b"accept-encoding")));
+                }
                 SendEvent::ResponseStart { status, headers, trailers }
             }
             SendEvent::ResponseBody { body, more_body } if held.is_some() || encoder.is_some() => {
@@ -196,12 +218,7 @@ async fn pump(task: AppFuture, inner: Exchange, mut send: Sender, coding: Coding
                         continue;
                     }
                     headers.retain(|(name, _)| !name.eq_ignore_ascii_case(b"content-length"));
-                    // Other bytes than the identity's: a strong validator becomes weak (RFC 9110 §8.8.3).
-                    for (name, value) in headers.iter_mut() {
-                        if name.eq_ignore_ascii_case(b"etag") && value.starts_with(b"\"") {
-                            *value = Bytes::from([&b"W/"[..], &value[..]].concat());
-                        }
-                    }
+                    weaken_etag(&mut headers);
                     headers
                         .push((Bytes::from_static(b"content-encoding"), Bytes::from_static(coding.token())));
                     headers.push((Bytes::from_static(b"vary"), Bytes::from_static(b"accept-encoding")));
@@ -250,5 +267,9 @@ mod tests {
         assert!(!compressible(&headers(&[("content-type", "image/png")])));
         assert!(!compressible(&headers(&[("content-type", "text/plain"), ("content-encoding", "gzip")])));
         assert!(!compressible(&headers(&[])));
+        assert!(compressible(&headers(&[("content-type", "image/svg+xml")])));
+        assert!(compressible(&headers(&[("content-type", "application/xml")])));
+        let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        assert!(!compressible(&headers(&[("content-type", docx)])), "a zip already");
     }
 }

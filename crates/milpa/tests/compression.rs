@@ -28,6 +28,10 @@ async fn app(scope: Scope, _receive: Receiver, mut send: Sender) -> Result<(), A
             send.body(b.to_owned(), true).await?;
             send.body(Bytes::new(), false).await?;
         }
+        "/cached" => {
+            send.start(StatusCode::NOT_MODIFIED, vec![header("etag", "\"v1\"")]).await?;
+            send.body(Bytes::new(), false).await?;
+        }
         "/small" => {
             send.start(StatusCode::OK, vec![header("content-type", "application/json")]).await?;
             send.body(Bytes::from_static(b"{\"ok\":true}"), false).await?;
@@ -73,6 +77,9 @@ on_every_runtime! {
         assert_eq!(body, "{\"ok\":true}");
         let (head, _) = curl(&server, "/image", "br, gzip").await;
         assert!(!head.contains("content-encoding"), "binary types pass: {head}");
+        // A 304 stands for the compressed 200: its weak validator, and Vary.
+        let (head, _) = curl(&server, "/cached", "br").await;
+        assert!(head.contains("etag: w/\"v1\"\r\n") && head.contains("vary: accept-encoding"), "{head}");
         server.stop().await.unwrap();
     }
 }
