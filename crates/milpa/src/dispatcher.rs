@@ -11,6 +11,7 @@ use http::StatusCode;
 use crate::app::{App, AppError, AppFuture, LifespanScope, ReceiveEvent, Scope, SendEvent};
 use crate::driver::{TaskEnd, poll_app};
 use crate::exchange::{Exchange, Kind, Receiver, Sender};
+use crate::percent::decode_path;
 
 /// Mounts applications at path prefixes. A request goes to the longest prefix
 /// that matches whole path segments, with the prefix moved from `path` to
@@ -44,15 +45,25 @@ impl Dispatcher {
         self
     }
 
-    /// The mounted application for `path`, and the path below its prefix.
-    fn route(&self, path: &str) -> Option<(&str, &Arc<dyn App>, String)> {
+    /// The mounted application for a request, with its `path` and `raw_path`
+    /// below the prefix. The raw target must hold the prefix's segments too: a
+    /// prefix reached only through an encoded `/` (`/static%2Fa` for `/static`)
+    /// is no match, and the raw bytes stripped are exactly the prefix's, however
+    /// they were encoded.
+    fn route(&self, path: &str, raw_path: &Bytes) -> Option<(&str, &Arc<dyn App>, String, Bytes)> {
+        // `OPTIONS *` (and any other non-path target) belongs to the root mount.
+        let path_target = path.starts_with('/');
         self.mounts.iter().find_map(|(prefix, app)| {
+            if !path_target {
+                return prefix.is_empty().then(|| (prefix.as_str(), app, path.to_owned(), raw_path.clone()));
+            }
             let rest = path.strip_prefix(prefix.as_str())?;
             if !(rest.is_empty() || rest.starts_with('/')) {
                 return None;
             }
+            let raw_rest = below(raw_path, prefix)?;
             let rest = if rest.is_empty() { "/".to_owned() } else { rest.to_owned() };
-            Some((prefix.as_str(), app, rest))
+            Some((prefix.as_str(), app, rest, raw_rest))
         })
     }
 }
@@ -60,9 +71,9 @@ impl Dispatcher {
 impl App for Dispatcher {
     fn call(&self, scope: Scope, receive: Receiver, mut send: Sender) -> AppFuture {
         match scope {
-            Scope::Http(mut http) => match self.route(&http.path) {
-                Some((prefix, app, rest)) => {
-                    http.raw_path = below(&http.raw_path, prefix);
+            Scope::Http(mut http) => match self.route(&http.path, &http.raw_path) {
+                Some((prefix, app, rest, raw_rest)) => {
+                    http.raw_path = raw_rest;
                     http.root_path.push_str(prefix);
                     http.path = rest;
                     app.call(Scope::Http(http), receive, send)
@@ -76,9 +87,9 @@ impl App for Dispatcher {
                     Ok(send.body(Bytes::from_static(b"not found\n"), false).await?)
                 }),
             },
-            Scope::WebSocket(mut ws) => match self.route(&ws.path) {
-                Some((prefix, app, rest)) => {
-                    ws.raw_path = below(&ws.raw_path, prefix);
+            Scope::WebSocket(mut ws) => match self.route(&ws.path, &ws.raw_path) {
+                Some((prefix, app, rest, raw_rest)) => {
+                    ws.raw_path = raw_rest;
                     ws.root_path.push_str(prefix);
                     ws.path = rest;
                     app.call(Scope::WebSocket(ws), receive, send)
@@ -95,15 +106,21 @@ impl App for Dispatcher {
     }
 }
 
-/// `raw_path` below the mount point too, so applications that route on the raw
-/// target (the `http::Request` of `handler` and `tower`) see the same path as
-/// `path`; left whole when the prefix was percent-encoded in it.
-fn below(raw_path: &Bytes, prefix: &str) -> Bytes {
-    match raw_path.strip_prefix(prefix.as_bytes()) {
-        Some(b"") => Bytes::from_static(b"/"),
-        Some(rest) if rest.starts_with(b"/") => raw_path.slice(prefix.len()..),
-        _ => raw_path.clone(),
+/// `raw_path` below the mount point `prefix` (decoded, `/a/b`), so applications
+/// that route on the raw target (the `http::Request` of `handler` and `tower`)
+/// see the same path as `path`. Its segments are decoded one by one and must be
+/// the prefix's; `None` when they are not (an encoded `/` straddles the prefix).
+fn below(raw_path: &Bytes, prefix: &str) -> Option<Bytes> {
+    let mut at = 0;
+    for segment in prefix.split('/').skip(1) {
+        let raw = raw_path[at..].strip_prefix(b"/")?;
+        let end = raw.iter().position(|&b| b == b'/').unwrap_or(raw.len());
+        if decode_path(&raw[..end]) != segment {
+            return None;
+        }
+        at += 1 + end;
     }
+    Some(if at == raw_path.len() { Bytes::from_static(b"/") } else { raw_path.slice(at..) })
 }
 
 /// One mounted application's lifespan.
@@ -139,7 +156,19 @@ async fn fan_out_lifespan(
         for child in children.iter().filter(|child| child.task.is_some()) {
             child.exchange.push(event.clone());
         }
-        let failure = answers(&mut children).await;
+        let (failure, succeeded) = answers(&mut children).await;
+        if startup && failure.is_some() {
+            // The server will not start: the applications that did are shut down
+            // again (the others' lifespans are dropped), before the failure is told.
+            for (child, started) in children.iter_mut().zip(succeeded) {
+                if started {
+                    child.exchange.push(ReceiveEvent::Shutdown);
+                } else {
+                    child.task = None;
+                }
+            }
+            let _ = answers(&mut children).await;
+        }
         let answer = match (startup, failure) {
             (true, None) => SendEvent::StartupComplete,
             (true, Some(message)) => SendEvent::StartupFailed { message },
@@ -175,13 +204,15 @@ async fn next_event(receive: &mut Receiver, children: &mut [Child]) -> Option<Re
 }
 
 /// Polls the children until each answered the event just pushed (or ended);
-/// returns the first failure message.
-async fn answers(children: &mut [Child]) -> Option<String> {
+/// returns the first failure message, and which children answered without one.
+async fn answers(children: &mut [Child]) -> (Option<String>, Vec<bool>) {
     let mut answered = vec![false; children.len()];
+    let mut succeeded = vec![false; children.len()];
     let mut failure = None;
     poll_fn(|cx| {
         loop {
-            for (child, done) in children.iter_mut().zip(answered.iter_mut()).filter(|(_, done)| !**done) {
+            let pending = children.iter_mut().zip(answered.iter_mut()).zip(succeeded.iter_mut());
+            for ((child, done), success) in pending.filter(|((_, done), _)| !**done) {
                 child.exchange.unpark();
                 if let Some(task) = &mut child.task
                     && let Poll::Ready(end) = poll_app(task, cx)
@@ -196,7 +227,10 @@ async fn answers(children: &mut [Child]) -> Option<String> {
                         failure.get_or_insert(message);
                         *done = true;
                     }
-                    Some(_) => *done = true,
+                    Some(_) => {
+                        *done = true;
+                        *success = true;
+                    }
                     None if child.task.is_none() => *done = true,
                     None => {}
                 }
@@ -216,5 +250,5 @@ async fn answers(children: &mut [Child]) -> Option<String> {
         }
     })
     .await;
-    failure
+    (failure, succeeded)
 }

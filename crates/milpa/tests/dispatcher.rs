@@ -232,6 +232,14 @@ on_every_runtime! {
         assert!(get(&server, "/api").await.ends_with("api path=/ root=/api raw=/"));
         assert!(get(&server, "/api/v2/x").await.ends_with("v2 path=/x root=/api/v2 raw=/x"));
         assert!(get(&server, "/apiary").await.ends_with("root path=/apiary root= raw=/apiary"), "whole segments only");
+        // The raw target loses exactly the prefix's bytes, however they were encoded;
+        // a prefix reached only through an encoded `/` is no match.
+        assert!(get(&server, "/%61pi/x%2Fy").await.ends_with("api path=/x/y root=/api raw=/x%2Fy"));
+        assert!(get(&server, "/api%2Fv2/x").await.ends_with("root path=/api/v2/x root= raw=/api%2Fv2/x"));
+        assert!(get(&server, "/api%2Fusers").await.ends_with("root path=/api/users root= raw=/api%2Fusers"));
+        // `OPTIONS *` is the root mount's.
+        let options = raw(server.addr, b"OPTIONS * HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
+        assert!(options.ends_with("root path=* root= raw=*"), "{options}");
         server.stop().await.unwrap();
         let log = log.lock().unwrap().clone();
         for name in ["api", "v2", "root"] {
@@ -257,4 +265,7 @@ async fn a_mounted_app_failing_startup_stops_the_server_with_its_message() {
     let server = milpa::Server::bind(milpa::tokio::Tokio::current(), test_config()).unwrap();
     let error = server.serve(dispatcher, std::future::pending::<()>()).await.unwrap_err();
     assert!(error.to_string().contains("b cannot start"), "{error}");
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains(&"a Shutdown".to_owned()), "the app that started is shut down again: {log:?}");
+    assert!(!log.contains(&"b Shutdown".to_owned()), "{log:?}");
 }
