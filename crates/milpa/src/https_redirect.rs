@@ -71,9 +71,16 @@ fn secure_url(
         .and_then(|host| std::str::from_utf8(host).ok())
         .map(strip_port)
         .map(str::to_owned)
-        .or_else(|| server.map(|addr| addr.ip().to_string()))
+        .or_else(|| {
+            server.map(|addr| match addr.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            })
+        })
         .unwrap_or_else(|| "localhost".to_owned());
-    let mut url = format!("{scheme}://{host}{root_path}{}", String::from_utf8_lossy(raw_path));
+    // `OPTIONS *` has no path: the site's root stands for it.
+    let path = if raw_path.starts_with(b"/") { String::from_utf8_lossy(raw_path) } else { "/".into() };
+    let mut url = format!("{scheme}://{host}{root_path}{path}");
     if !query.is_empty() {
         url.push('?');
         url.push_str(&String::from_utf8_lossy(query));
@@ -91,7 +98,16 @@ fn strip_port(host: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::{Headers, secure_url, strip_port};
+
+    #[test]
+    fn urls_without_a_host_or_a_path_are_still_urls() {
+        let none = Headers::from_pairs(std::iter::empty::<(&[u8], &[u8])>());
+        let v6 = Some("[::1]:8080".parse().unwrap_or_else(|_| unreachable!()));
+        assert_eq!(secure_url("https", &none, v6, "", b"/a", b"q=1"), "https://[::1]/a?q=1");
+        let v4 = Some("127.0.0.1:80".parse().unwrap_or_else(|_| unreachable!()));
+        assert_eq!(secure_url("https", &none, v4, "", b"*", b""), "https://127.0.0.1/", "OPTIONS *");
+    }
 
     #[test]
     fn ports_are_stripped_from_hosts() {
