@@ -42,8 +42,8 @@ impl Socket {
 
 impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// An extended CONNECT: a valid WebSocket handshake goes to the application as a
-    /// WebSocket scope; anything else is refused here (400, or 501 for a protocol
-    /// other than `websocket`).
+    /// WebSocket scope; anything else (a `:protocol` other than `websocket`
+    /// included) is refused here with a 400.
     pub(super) fn start_websocket(
         &mut self,
         stream: StreamId,
