@@ -89,6 +89,8 @@ impl TaskEnd {
 /// Calls the application. A panic in `call` itself (the work it does before
 /// returning its future) comes back as a future that panics when first polled,
 /// so [`poll_app`] reports both alike: a 500 or a reset for that request only.
+// Inlined so the scope is built where the call takes it, not copied through.
+#[inline(always)]
 pub(crate) fn call_app(app: &dyn App, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
     match catch_unwind(AssertUnwindSafe(|| app.call(scope, receive, send))) {
         Ok(task) => task,
