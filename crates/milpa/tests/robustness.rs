@@ -43,6 +43,14 @@ fn counted_test_app(polls: &Arc<AtomicUsize>) -> impl milpa::App {
     }
 }
 
+/// An HTTP/2 client of `server` (prior knowledge), from the `h2` crate.
+async fn h2_client(server: &TestServer) -> h2::client::SendRequest<Bytes> {
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    client.ready().await.unwrap()
+}
+
 async fn start(scope: &Scope, send: &mut Sender) -> Result<(), AppError> {
     if let Scope::Http(_) = scope {
         send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: vec![], trailers: false })
@@ -123,10 +131,7 @@ on_every_runtime! {
         let mut config = test_config();
         config.body_idle_timeout = Duration::ZERO;
         let server = TestServer::start_with(config, counted_test_app(&polls)).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
         let (response, mut body) = client.send_request(upload, false).unwrap();
         body.send_data(Bytes::from_static(b"ab"), false).unwrap();
@@ -146,10 +151,7 @@ on_every_runtime! {
         // connection must sleep too (it once went round without end).
         let polls = Arc::new(AtomicUsize::new(0));
         let server = TestServer::start(counted_test_app(&polls)).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
         let (response, mut body) = client.send_request(upload, false).unwrap();
         body.send_data(Bytes::from_static(b"ab"), false).unwrap();
@@ -348,10 +350,7 @@ on_every_runtime! {
         // is followed by RST_STREAM(NO_ERROR), so the client stops uploading (and
         // the stream stops counting against the concurrency limit).
         let server = TestServer::start(test_app).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let upload = http::Request::post(server.url("/hello")).body(()).unwrap();
         let (response, mut body) = client.send_request(upload, false).unwrap();
         body.send_data(Bytes::from_static(b"the first part"), false).unwrap();
@@ -371,10 +370,7 @@ on_every_runtime! {
         let mut config = test_config();
         config.body_idle_timeout = Duration::from_millis(300);
         let server = TestServer::start_with(config, test_app).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let started = std::time::Instant::now();
         let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
         let (response, mut body) = client.send_request(upload, false).unwrap();
@@ -401,10 +397,7 @@ on_every_runtime! {
         let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_secs(3)).await;
         assert!(out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{out}");
         assert!(!out.contains("evil"), "{out}");
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
         assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
         // A HEAD's 500 has no content: curl (nghttp2) takes a DATA frame for a protocol error.
@@ -435,10 +428,7 @@ on_every_runtime! {
             }
         };
         let server = TestServer::start(app).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let (response, _) = client.send_request(http::Request::get(server.url("/")).body(()).unwrap(), true).unwrap();
         assert_eq!(response.await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
         let _ = std::fs::remove_file(&path);
@@ -465,10 +455,7 @@ on_every_runtime! {
             Ok::<(), AppError>(())
         };
         let server = TestServer::start(app).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         for (path, whole) in [("/100/50", false), ("/4/10", false), ("/10/10", true), ("/0/0", true)] {
             client = client.ready().await.unwrap();
             let (response, _) = client.send_request(http::Request::get(server.url(path)).body(()).unwrap(), true).unwrap();
@@ -662,10 +649,7 @@ on_every_runtime! {
             }
         };
         let server = TestServer::start(app).await;
-        let tcp = TcpStream::connect(server.addr).await.unwrap();
-        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
-        let mut client: h2::client::SendRequest<Bytes> = client.ready().await.unwrap();
+        let mut client = h2_client(&server).await;
         let upload = http::Request::post(server.url("/")).body(()).unwrap();
         let (response, mut body) = client.send_request(upload, false).unwrap();
         const FRAMES: usize = 20_000;
