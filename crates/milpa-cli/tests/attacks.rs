@@ -526,6 +526,40 @@ fn http2_attacks(server: &mut Server, bystander: &mut Bystander) {
     });
     server.attack(
         bystander,
+        "HTTP/2 body a byte per DATA frame",
+        "3 connections × HEADERS for a 2 s request + 1 000 000 × DATA of 1 byte (within the window)",
+        |server| {
+            // The window bounds the bytes, not the frames: a million of them must
+            // not become a million queued pieces (about 50 MB per connection).
+            let before = server.rss();
+            let mut conns: Vec<H2> = (0..3).map(|_| H2::connect(addr, &[])).collect();
+            let writers: Vec<_> = conns
+                .iter()
+                .map(|h2| {
+                    let mut wire =
+                        frame(HEADERS, END_HEADERS, 1, &request_block("/message/1/?delay_ms=2000"));
+                    for _ in 0..1_000_000 {
+                        wire.extend(frame(DATA, 0, 1, b"x"));
+                    }
+                    (wire.len(), flood(&h2.stream, wire))
+                })
+                .collect();
+            for (length, writer) in writers {
+                assert_eq!(writer.join().unwrap(), length, "the server read it all");
+            }
+            let during = server.rss();
+            for h2 in &mut conns {
+                assert!(h2.response_on(1), "answered after its delay");
+            }
+            assert!(during < before + 16 * 1024, "RSS grew from {before} KiB to {during} KiB");
+            format!(
+                "answered after the delay, the bodies held in copied pieces (RSS {} MiB while held)",
+                during / 1024
+            )
+        },
+    );
+    server.attack(
+        bystander,
         "zero-window slow reader",
         "INITIAL_WINDOW_SIZE 0, 100 streams × GET /bytes/100000000, never a WINDOW_UPDATE",
         |server| {
