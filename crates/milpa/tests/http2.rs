@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use milpa::{Receiver, Scope, Sender};
 use support::*;
 use tokio::net::TcpStream;
 
@@ -175,7 +176,15 @@ on_every_runtime! {
     }
 
     async fn cancelling_many_slow_requests_does_not_cost_the_connection() {
-        let server = TestServer::start(test_app).await;
+        let arrived = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = arrived.clone();
+        let counting = move |scope: Scope, receive: Receiver, send: Sender| {
+            if matches!(&scope, Scope::Http(http) if http.path == "/slow") {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            test_app(scope, receive, send)
+        };
+        let server = TestServer::start(counting).await;
         let client = connect_h2c::<Empty<Bytes>>(&server).await;
         let mut survivor = client.clone();
         let survivor = tokio::spawn(async move { survivor.send_request(get("/slow")).await.map(|r| r.status()) });
@@ -187,7 +196,11 @@ on_every_runtime! {
                 tokio::spawn(async move { client.send_request(get("/slow")).await.map(|_| ()) })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Reset once the applications run: resets of requests not yet taken are the
+        // rapid-reset attack, which closes the connection (a loaded machine can take
+        // longer than any fixed wait to take them).
+        let all_running = eventually(|| arrived.load(std::sync::atomic::Ordering::SeqCst) == 26).await;
+        assert!(all_running, "{} of 26 requests reached the application", arrived.load(std::sync::atomic::Ordering::SeqCst));
         for request in abandoned {
             request.abort();
         }
