@@ -51,6 +51,27 @@ async fn h2_client(server: &TestServer) -> h2::client::SendRequest<Bytes> {
     client.ready().await.unwrap()
 }
 
+/// An HTTP/2 upload to `/echo` that sends two bytes and waits, the application
+/// waiting in `receive` for more: checks that the connection sleeps too (it once
+/// went round without end, polling the application) and hands back the server,
+/// the response and the upload to finish.
+async fn upload_that_waits(
+    config: milpa::Config,
+) -> (TestServer, h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let server = TestServer::start_with(config, counted_test_app(&polls)).await;
+    let mut client = h2_client(&server).await;
+    let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
+    let (response, mut body) = client.send_request(upload, false).unwrap();
+    body.send_data(Bytes::from_static(b"ab"), false).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = polls.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during_wait = polls.load(Ordering::Relaxed) - before;
+    assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+    (server, response, body)
+}
+
 async fn start(scope: &Scope, send: &mut Sender) -> Result<(), AppError> {
     if let Scope::Http(_) = scope {
         send.send(SendEvent::ResponseStart { status: StatusCode::OK, headers: vec![], trailers: false })
@@ -96,13 +117,7 @@ async fn h2_get(server: &TestServer, method: http::Method) -> (StatusCode, Optio
     let response = response.await.unwrap();
     let status = response.status();
     let length = response.headers().get("content-length").map(|v| v.to_str().unwrap().to_owned());
-    let mut body = response.into_body();
-    let mut got = Vec::new();
-    while let Some(data) = body.data().await {
-        let data = data.unwrap();
-        let _ = body.flow_control().release_capacity(data.len());
-        got.extend_from_slice(&data);
-    }
+    let got = read_h2_body(&mut response.into_body()).await;
     (status, length, got)
 }
 
@@ -127,19 +142,9 @@ on_every_runtime! {
     }
 
     async fn an_http2_body_timeout_of_zero_is_off_and_does_not_spin() {
-        let polls = Arc::new(AtomicUsize::new(0));
         let mut config = test_config();
         config.body_idle_timeout = Duration::ZERO;
-        let server = TestServer::start_with(config, counted_test_app(&polls)).await;
-        let mut client = h2_client(&server).await;
-        let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
-        let (response, mut body) = client.send_request(upload, false).unwrap();
-        body.send_data(Bytes::from_static(b"ab"), false).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let before = polls.load(Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let during_wait = polls.load(Ordering::Relaxed) - before;
-        assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+        let (server, response, mut body) = upload_that_waits(config).await;
         body.send_data(Bytes::from_static(b"cd"), true).unwrap();
         let response = response.await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "no timeout");
@@ -147,27 +152,9 @@ on_every_runtime! {
     }
 
     async fn waiting_for_an_http2_body_does_not_spin() {
-        // The application waits in `receive` for body that has not come: the
-        // connection must sleep too (it once went round without end).
-        let polls = Arc::new(AtomicUsize::new(0));
-        let server = TestServer::start(counted_test_app(&polls)).await;
-        let mut client = h2_client(&server).await;
-        let upload = http::Request::post(server.url("/echo")).body(()).unwrap();
-        let (response, mut body) = client.send_request(upload, false).unwrap();
-        body.send_data(Bytes::from_static(b"ab"), false).unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let before = polls.load(Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let during_wait = polls.load(Ordering::Relaxed) - before;
-        assert!(during_wait <= 2, "the application was polled {during_wait} times while nothing happened");
+        let (server, response, mut body) = upload_that_waits(test_config()).await;
         body.send_data(Bytes::from_static(b"cdefghij"), true).unwrap();
-        let mut response = response.await.unwrap().into_body();
-        let mut echoed = Vec::new();
-        while let Some(data) = response.data().await {
-            let data = data.unwrap();
-            let _ = response.flow_control().release_capacity(data.len());
-            echoed.extend_from_slice(&data);
-        }
+        let echoed = read_h2_body(&mut response.await.unwrap().into_body()).await;
         assert_eq!(echoed, b"abcdefghij");
         server.stop().await.unwrap();
     }
@@ -194,15 +181,8 @@ on_every_runtime! {
         let response = response.await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let mut body = response.into_body();
-        let mut got = Vec::new();
-        let read = async {
-            while let Some(data) = body.data().await {
-                let data = data.unwrap();
-                let _ = body.flow_control().release_capacity(data.len());
-                got.extend_from_slice(&data);
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(20), read).await.expect("the download finishes");
+        let read = read_h2_body(&mut body);
+        let got = tokio::time::timeout(Duration::from_secs(20), read).await.expect("the download finishes");
         assert!(got == contents, "the body is the file ({} of {} bytes)", got.len(), contents.len());
         let _ = std::fs::remove_dir_all(&dir);
         server.stop().await.unwrap();
@@ -657,13 +637,7 @@ on_every_runtime! {
             body.send_data(Bytes::from(vec![b'a' + (i % 26) as u8]), false).unwrap();
         }
         body.send_data(Bytes::new(), true).unwrap();
-        let mut response = response.await.unwrap().into_body();
-        let mut echoed = Vec::new();
-        while let Some(data) = response.data().await {
-            let data = data.unwrap();
-            let _ = response.flow_control().release_capacity(data.len());
-            echoed.extend_from_slice(&data);
-        }
+        let echoed = read_h2_body(&mut response.await.unwrap().into_body()).await;
         let sent: Vec<u8> = (0..FRAMES).map(|i| b'a' + (i % 26) as u8).collect();
         assert!(echoed == sent, "the body arrives whole and in order ({} bytes)", echoed.len());
         let events = events.load(Ordering::Relaxed);

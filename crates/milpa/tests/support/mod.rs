@@ -144,6 +144,17 @@ async fn respond(
     Ok(())
 }
 
+/// Reads an `h2` client's response body to its end, giving the window back as it goes.
+pub async fn read_h2_body(body: &mut h2::RecvStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.unwrap();
+        let _ = body.flow_control().release_capacity(data.len());
+        got.extend_from_slice(&data);
+    }
+    got
+}
+
 /// Reads the whole request body from the native interface.
 pub async fn read_body(receive: &mut Receiver) -> Vec<u8> {
     let mut body = Vec::new();

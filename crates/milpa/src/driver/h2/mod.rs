@@ -1123,8 +1123,8 @@ impl<R: Runtime, S: AsyncRead + AsyncWrite + Unpin> Driver<R, S> {
     /// Ends a stream the server gives up on: a plain-text `status` answer when
     /// nothing went out yet, else a reset with `reason`.
     fn answer(&mut self, id: StreamId, status: StatusCode, body: Bytes, reason: Reason) {
-        let started = self.streams.get(&id).is_some_and(|s| s.response == Response::Streaming);
-        let head = self.streams.get(&id).is_some_and(|s| s.head);
+        let (started, head) =
+            self.streams.get(&id).map_or((false, false), |s| (s.response == Response::Streaming, s.head));
         if started {
             let _ = self.conn.reset(id, reason);
         } else {
